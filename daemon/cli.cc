@@ -1,0 +1,138 @@
+#include "daemon/cli.h"
+
+#include <arpa/inet.h>
+
+#include <charconv>
+
+namespace parkd::daemon {
+namespace {
+
+using Error = Unexpected<std::string>;
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
+}
+
+// Flags that take a value; the value is either the next argument or follows '='.
+bool takes_value(std::string_view flag) {
+  return flag == "--listen" || flag == "--tenants" || flag == "--shards" || flag == "--data-dir" ||
+         flag == "--log-level";
+}
+
+}  // namespace
+
+std::string ListenAddress::to_string() const { return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(port); }
+
+Result<ListenAddress, std::string> parse_listen_address(std::string_view text) {
+  ListenAddress out;
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    size_t close = text.find(']');
+    if (close == std::string_view::npos) return Error{"--listen " + std::string(text) + ": missing ']'"};
+    host = text.substr(1, close - 1);
+    if (close + 1 >= text.size() || text[close + 1] != ':')
+      return Error{"--listen " + std::string(text) + ": expected [IPv6]:PORT"};
+    port = text.substr(close + 2);
+    out.ipv6 = true;
+  } else {
+    size_t colon = text.rfind(':');
+    if (colon == std::string_view::npos)
+      return Error{"--listen " + std::string(text) + ": expected ADDR:PORT (IPv6 as [ADDR]:PORT)"};
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  out.host = std::string(host);
+  unsigned char buf[16];
+  if (inet_pton(out.ipv6 ? AF_INET6 : AF_INET, out.host.c_str(), buf) != 1)
+    return Error{"--listen " + std::string(text) + ": '" + out.host + "' is not a numeric " +
+                 (out.ipv6 ? "IPv6" : "IPv4") + " address"};
+  unsigned value = 0;
+  if (!parse_number(port, value) || value > 65535)
+    return Error{"--listen " + std::string(text) + ": port must be a number from 0 to 65535"};
+  out.port = static_cast<uint16_t>(value);
+  return out;
+}
+
+Result<Options, std::string> parse_cli(std::span<const char* const> args) {
+  Options o;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    std::string_view flag = arg;
+    std::string_view value;
+    bool has_inline_value = false;
+    if (arg.starts_with("--")) {
+      size_t eq = arg.find('=');
+      if (eq != std::string_view::npos) {
+        flag = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+        has_inline_value = true;
+      }
+    }
+    if (takes_value(flag)) {
+      if (!has_inline_value) {
+        if (i + 1 >= args.size()) return Error{std::string(flag) + " needs a value"};
+        value = args[++i];
+      }
+    } else if (has_inline_value) {
+      return Error{std::string(flag) + " takes no value"};
+    }
+
+    if (flag == "--help" || flag == "-h") {
+      o.help = true;
+    } else if (flag == "--version") {
+      o.version = true;
+    } else if (flag == "--demo") {
+      o.demo = true;
+    } else if (flag == "--listen") {
+      auto addr = parse_listen_address(value);
+      if (!addr) return Error{addr.error()};
+      o.listen.push_back(std::move(addr).value());
+    } else if (flag == "--tenants") {
+      if (value.empty()) return Error{"--tenants needs a file name"};
+      o.tenants_file = std::string(value);
+    } else if (flag == "--shards") {
+      if (!parse_number(value, o.shards) || o.shards < 1 || o.shards > shards_max)
+        return Error{"--shards " + std::string(value) + ": expected a number from 1 to " + std::to_string(shards_max)};
+    } else if (flag == "--data-dir") {
+      if (value.empty()) return Error{"--data-dir needs a directory"};
+      o.data_dir = std::string(value);
+    } else if (flag == "--log-level") {
+      auto level = log::parse_level(value);
+      if (!level) return Error{"--log-level " + std::string(value) + ": expected error, warn, info or debug"};
+      o.log_level = *level;
+    } else {
+      return Error{"unknown option '" + std::string(arg) + "' (see parkd --help)"};
+    }
+  }
+  if (o.help || o.version) return o;
+  if (o.demo && !o.tenants_file.empty()) return Error{"--demo and --tenants exclude each other"};
+  if (!o.demo && o.tenants_file.empty()) return Error{"one of --tenants FILE or --demo is required"};
+  if (o.listen.empty()) o.listen.push_back(ListenAddress{"0.0.0.0", 5060, false});
+  return o;
+}
+
+std::string_view usage() {
+  return R"(usage: parkd (--tenants FILE | --demo) [options]
+
+Multi-tenant SIP server: registrar, back-to-back calls and call park without park spots.
+
+  --tenants FILE        tenants file (JSON, see docs); SIGHUP reloads it
+  --demo                run on the embedded demo tenants and print their credentials
+  --listen ADDR:PORT    UDP and TCP listen address, repeatable (default 0.0.0.0:5060;
+                        IPv6 as [::1]:5060; port 0 picks a free port)
+  --shards N            reactor threads, 1 to 256 (default: one per online CPU)
+  --data-dir DIR        keep registrations there across restarts (default: nothing persisted)
+  --log-level LEVEL     error, warn, info (default) or debug
+  --help                this text
+  --version             print the version
+
+Exit status: 0 after a clean shutdown (SIGTERM/SIGINT), 1 when start-up fails (the message names the
+cause), 2 for a bad command line.
+)";
+}
+
+}  // namespace parkd::daemon

@@ -1,0 +1,48 @@
+// The parkd command line (SPEC section 1).
+//
+// parse_cli() is pure: it reads argv and returns the options or a one-line reason; main() turns a reason into
+// exit status 2. Values are checked for form here (an address that is not an address, a shard count that is
+// not a number); whether a file exists or a port is free is found out at start-up.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/log.h"
+#include "core/result.h"
+
+namespace parkd::daemon {
+
+struct ListenAddress {
+  std::string host;  // numeric IPv4 or IPv6 address, without brackets
+  uint16_t port = 0;
+  bool ipv6 = false;
+
+  std::string to_string() const;  // "0.0.0.0:5060", "[::1]:5060"
+};
+
+inline constexpr unsigned shards_max = 256;
+
+struct Options {
+  std::vector<ListenAddress> listen;  // default: 0.0.0.0:5060
+  std::string tenants_file;
+  bool demo = false;
+  unsigned shards = 0;   // 0: one per online CPU
+  std::string data_dir;  // empty: nothing persisted
+  log::Level log_level = log::Level::info;
+  bool help = false;
+  bool version = false;
+};
+
+// Parses "ADDR:PORT" where ADDR is a numeric IPv4 address or a bracketed IPv6 address.
+Result<ListenAddress, std::string> parse_listen_address(std::string_view text);
+
+// argv without the program name.
+Result<Options, std::string> parse_cli(std::span<const char* const> args);
+
+std::string_view usage();
+
+}  // namespace parkd::daemon

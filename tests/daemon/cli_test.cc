@@ -1,0 +1,75 @@
+#include "daemon/cli.h"
+
+#include <gtest/gtest.h>
+
+#include <vector>
+
+namespace parkd::daemon {
+namespace {
+
+Result<Options, std::string> parse(std::vector<const char*> args) { return parse_cli(args); }
+
+TEST(Cli, DemoGetsDefaultListenAddress) {
+  auto o = parse({"--demo"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_TRUE(o->demo);
+  ASSERT_EQ(o->listen.size(), 1u);
+  EXPECT_EQ(o->listen[0].to_string(), "0.0.0.0:5060");
+  EXPECT_EQ(o->shards, 0u);
+  EXPECT_EQ(o->log_level, log::Level::info);
+}
+
+TEST(Cli, EveryFlagBothSpellings) {
+  auto o = parse({"--tenants", "t.json", "--listen=127.0.0.1:5070", "--listen", "[::1]:0", "--shards=2", "--data-dir",
+                  "/var/lib/parkd", "--log-level=debug"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_EQ(o->tenants_file, "t.json");
+  ASSERT_EQ(o->listen.size(), 2u);
+  EXPECT_EQ(o->listen[0].to_string(), "127.0.0.1:5070");
+  EXPECT_FALSE(o->listen[0].ipv6);
+  EXPECT_EQ(o->listen[1].to_string(), "[::1]:0");
+  EXPECT_TRUE(o->listen[1].ipv6);
+  EXPECT_EQ(o->shards, 2u);
+  EXPECT_EQ(o->data_dir, "/var/lib/parkd");
+  EXPECT_EQ(o->log_level, log::Level::debug);
+}
+
+TEST(Cli, HelpAndVersionNeedNothingElse) {
+  EXPECT_TRUE(parse({"--help"})->help);
+  EXPECT_TRUE(parse({"--version"})->version);
+}
+
+struct BadCase {
+  std::vector<const char*> args;
+  const char* reason_fragment;
+};
+
+class CliRejects : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(CliRejects, WithOneLineReason) {
+  auto o = parse(GetParam().args);
+  ASSERT_FALSE(o.ok());
+  EXPECT_NE(o.error().find(GetParam().reason_fragment), std::string::npos) << o.error();
+  EXPECT_EQ(o.error().find('\n'), std::string::npos) << "reason must be one line";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, CliRejects,
+    ::testing::Values(
+        BadCase{{}, "one of --tenants FILE or --demo"}, BadCase{{"--demo", "--bogus"}, "unknown option '--bogus'"},
+        BadCase{{"--demo", "-x"}, "unknown option '-x'"}, BadCase{{"--demo", "extra"}, "unknown option 'extra'"},
+        BadCase{{"--demo", "--tenants", "f"}, "exclude each other"}, BadCase{{"--demo", "--shards", "0"}, "--shards 0"},
+        BadCase{{"--demo", "--shards", "257"}, "from 1 to 256"}, BadCase{{"--demo", "--shards", "two"}, "--shards two"},
+        BadCase{{"--demo", "--shards"}, "--shards needs a value"},
+        BadCase{{"--demo", "--log-level", "loud"}, "expected error, warn, info or debug"},
+        BadCase{{"--demo", "--listen", "localhost:5060"}, "not a numeric IPv4"},
+        BadCase{{"--demo", "--listen", "127.0.0.1"}, "expected ADDR:PORT"},
+        BadCase{{"--demo", "--listen", "127.0.0.1:70000"}, "port must be a number"},
+        BadCase{{"--demo", "--listen", "127.0.0.1:"}, "port must be a number"},
+        BadCase{{"--demo", "--listen", "[::1:5060"}, "missing ']'"},
+        BadCase{{"--demo", "--listen", "[::1]5060"}, "expected [IPv6]:PORT"},
+        BadCase{{"--demo", "--listen", "[1.2.3.4]:5060"}, "not a numeric IPv6"},
+        BadCase{{"--demo=yes"}, "--demo takes no value"}, BadCase{{"--tenants="}, "--tenants needs a file name"}));
+
+}  // namespace
+}  // namespace parkd::daemon
