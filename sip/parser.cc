@@ -1,0 +1,887 @@
+// The SIP message parser (sip/parser.h). One pass over the header block: each line is found with the SIMD
+// stop-byte scanner, its name looked up in the generated table, and the indexed headers are parsed into the
+// MessageView as they are met. Every function takes [p, end) bounds and checks them before each read.
+#include "sip/parser.h"
+
+#include <cstring>
+
+#include "sip/internal/scan.h"
+#include "sip/params.h"
+#include "sip/uri.h"
+
+namespace parkd::sip {
+namespace {
+
+// ---------------------------------------------------------------------------------------------------------
+// Character classes (RFC 3261 section 25.1).
+
+enum CharClass : uint8_t {
+  k_token = 1,      // token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+  k_word = 2,       // word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" /
+                    //        "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}")
+  k_digit = 4,
+  k_ws = 8,         // SP / HTAB
+};
+
+constexpr std::array<uint8_t, 256> build_classes() {
+  std::array<uint8_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[c] |= k_token | k_word | k_digit;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] |= k_token | k_word;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] |= k_token | k_word;
+  for (char c : std::string_view("-.!%*_+`'~")) t[static_cast<unsigned char>(c)] |= k_token | k_word;
+  for (char c : std::string_view("()<>:\\\"/[]?{}")) t[static_cast<unsigned char>(c)] |= k_word;
+  t[' '] |= k_ws;
+  t['\t'] |= k_ws;
+  return t;
+}
+constexpr std::array<uint8_t, 256> char_class = build_classes();
+
+inline bool is(char c, uint8_t cls) { return (char_class[static_cast<unsigned char>(c)] & cls) != 0; }
+inline bool is_token_char(char c) { return is(c, k_token); }
+inline bool is_digit(char c) { return is(c, k_digit); }
+
+bool is_token(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!is_token_char(c)) return false;
+  return true;
+}
+
+// LWS inside a header value (folding has been kept as written: CR and LF are whitespace there).
+inline std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_lws(s.back())) s.remove_suffix(1);
+  return s;
+}
+inline void skip_lws(std::string_view& s) {
+  while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);
+}
+
+// Decimal digits to uint64 with overflow detection; the whole view must be digits.
+bool parse_uint(std::string_view s, uint64_t limit, uint64_t& out) {
+  if (s.empty() || s.size() > 20) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+    v = v * 10 + static_cast<uint64_t>(c - '0');
+    if (v > limit) return false;
+  }
+  out = v;
+  return true;
+}
+
+// delta-seconds = 1*DIGIT. RFC 3261 section 20.19/20.10: a value above 2^32-1 is taken as 2^32-1.
+bool parse_delta_seconds(std::string_view s, int64_t& out) {
+  if (s.empty()) return false;
+  uint64_t v = 0;
+  for (char c : s) {
+    if (!is_digit(c)) return false;
+    if (v < (1ull << 32)) v = v * 10 + static_cast<uint64_t>(c - '0');
+  }
+  out = static_cast<int64_t>(v > 0xFFFFFFFFull ? 0xFFFFFFFFull : v);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Lists: elements separated by commas outside quoted strings and angle brackets.
+
+// Takes the next element of a comma-separated list; false at the end. Sets `bad` on an unterminated quote or
+// bracket.
+bool next_element(std::string_view& rest, std::string_view& element, bool& bad) {
+  skip_lws(rest);
+  while (!rest.empty() && rest.front() == ',') {  // empty elements are skipped (RFC 7230-style leniency)
+    rest.remove_prefix(1);
+    skip_lws(rest);
+  }
+  if (rest.empty()) return false;
+  size_t i = 0;
+  bool in_quotes = false;
+  bool in_angle = false;
+  for (; i < rest.size(); ++i) {
+    char c = rest[i];
+    if (in_quotes) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_quotes = false;
+      }
+    } else if (c == '"') {
+      in_quotes = true;
+    } else if (c == '<') {
+      in_angle = true;
+    } else if (c == '>') {
+      in_angle = false;
+    } else if (c == ',' && !in_angle) {
+      break;
+    }
+  }
+  if (in_quotes || in_angle || i > rest.size()) {
+    bad = true;
+    return false;
+  }
+  element = trim(rest.substr(0, i));
+  rest.remove_prefix(i < rest.size() ? i + 1 : rest.size());
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// name-addr / addr-spec (From, To, Contact, Route, Record-Route, Refer-To).
+//
+//   name-addr   = [ display-name ] LAQUOT addr-spec RAQUOT
+//   display-name = *(token LWS) / quoted-string
+//   addr-spec   = SIP-URI / SIPS-URI / absoluteURI
+// In the addr-spec form (no angle brackets) the URI ends at the first ';' and what follows are header
+// parameters (RFC 3261 section 20.10), so such a URI carries no parameters of its own.
+bool parse_name_addr(std::string_view s, NameAddrView& out) {
+  out = NameAddrView{};
+  out.raw = s;
+  s = trim(s);
+  if (s.empty()) return false;
+  std::string_view after;
+  if (s.front() == '"') {
+    size_t i = 1;
+    while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
+    if (i >= s.size()) return false;
+    out.display_name = s.substr(1, i - 1);
+    out.display_name_quoted = true;
+    s.remove_prefix(i + 1);
+    skip_lws(s);
+    if (s.empty() || s.front() != '<') return false;
+  }
+  size_t lt = s.find('<');
+  if (lt != std::string_view::npos) {
+    if (!out.display_name_quoted) {
+      out.display_name = trim(s.substr(0, lt));
+      // display-name = *(token LWS): tokens separated by whitespace.
+      for (char c : out.display_name)
+        if (!is_token_char(c) && !is_lws(c)) return false;
+    } else if (lt != 0) {
+      return false;
+    }
+    size_t gt = s.find('>', lt);
+    if (gt == std::string_view::npos) return false;
+    out.uri = s.substr(lt + 1, gt - lt - 1);
+    after = s.substr(gt + 1);
+  } else {
+    size_t semi = s.find(';');
+    out.uri = s.substr(0, semi);
+    after = semi == std::string_view::npos ? std::string_view{} : s.substr(semi);
+  }
+  out.uri = trim(out.uri);
+  if (out.uri.empty()) return false;
+  for (char c : out.uri)
+    if (is_lws(c)) return false;
+  skip_lws(after);
+  if (!after.empty()) {
+    if (after.front() != ';') return false;
+    out.params = after.substr(1);
+    ParamCursor cursor(out.params);
+    ParamView p;
+    while (cursor.next(p)) {
+      if (!is_token(p.name)) return false;
+      if (iequals(p.name, "tag")) out.tag = p.value;
+    }
+    if (cursor.malformed()) return false;
+  }
+  return true;
+}
+
+// A name-addr whose URI must parse (From, To, Contact, Refer-To): the URI grammar is checked here so that a
+// handler never meets an unparseable address.
+bool parse_address(std::string_view s, NameAddrView& out) {
+  if (!parse_name_addr(s, out)) return false;
+  UriView uri;
+  return parse_uri(out.uri, uri) == UriError::none;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Via (RFC 3261 section 20.42).
+//
+//   via-parm     = sent-protocol LWS sent-by *( SEMI via-params )
+//   sent-protocol = protocol-name SLASH protocol-version SLASH transport
+//   sent-by      = host [ COLON port ]
+bool parse_via_parm(std::string_view s, ViaView& v) {
+  v = ViaView{};
+  v.raw = s;
+  // sent-protocol, with optional LWS around the slashes.
+  std::string_view parts[3];
+  for (int k = 0; k < 3; ++k) {
+    skip_lws(s);
+    size_t i = 0;
+    while (i < s.size() && is_token_char(s[i])) ++i;
+    if (i == 0) return false;
+    parts[k] = s.substr(0, i);
+    s.remove_prefix(i);
+    skip_lws(s);
+    if (k < 2) {
+      if (s.empty() || s.front() != '/') return false;
+      s.remove_prefix(1);
+    }
+  }
+  if (!iequals(parts[0], "SIP") || parts[1] != "2.0") return false;
+  v.transport = parts[2];
+  // sent-by
+  if (s.empty()) return false;
+  if (s.front() == '[') {
+    size_t close = s.find(']');
+    if (close == std::string_view::npos || close < 2) return false;
+    v.host = s.substr(1, close - 1);
+    v.host_is_ipv6 = true;
+    for (char c : v.host)
+      if (!(is(c, k_digit) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == ':' || c == '.')) return false;
+    s.remove_prefix(close + 1);
+  } else {
+    size_t i = 0;
+    while (i < s.size() && (is_token_char(s[i]) && s[i] != '%')) ++i;
+    if (i == 0) return false;
+    v.host = s.substr(0, i);
+    s.remove_prefix(i);
+  }
+  skip_lws(s);
+  if (!s.empty() && s.front() == ':') {
+    s.remove_prefix(1);
+    skip_lws(s);
+    size_t i = 0;
+    while (i < s.size() && is_digit(s[i])) ++i;
+    uint64_t port = 0;
+    if (!parse_uint(s.substr(0, i), 65535, port) || port == 0) return false;
+    v.port = static_cast<uint16_t>(port);
+    s.remove_prefix(i);
+    skip_lws(s);
+  }
+  if (s.empty()) return true;
+  if (s.front() != ';') return false;
+  v.params = s.substr(1);
+  ParamCursor cursor(v.params);
+  ParamView p;
+  while (cursor.next(p)) {
+    if (!is_token(p.name)) return false;
+    switch (p.name.size()) {
+      case 3:
+        if (iequals(p.name, "ttl")) v.ttl = p.value;
+        break;
+      case 5:
+        if (iequals(p.name, "rport")) {
+          v.has_rport = true;
+          v.rport = p.value;
+        } else if (iequals(p.name, "maddr")) {
+          v.maddr = p.value;
+        }
+        break;
+      case 6:
+        if (iequals(p.name, "branch")) {
+          if (p.value.empty()) return false;
+          v.branch = p.value;
+        }
+        break;
+      case 8:
+        if (iequals(p.name, "received")) v.received = p.value;
+        break;
+      default: break;
+    }
+  }
+  return !cursor.malformed();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Contact (RFC 3261 section 20.10, RFC 5626 +sip.instance and reg-id).
+//
+//   Contact = ("Contact" / "m") HCOLON ( STAR / (contact-param *(COMMA contact-param)))
+//   contact-param = (name-addr / addr-spec) *(SEMI contact-params)
+bool parse_contact(std::string_view s, ContactView& c) {
+  c = ContactView{};
+  if (!parse_address(s, c.address)) return false;
+  ParamCursor cursor(c.address.params);
+  ParamView p;
+  while (cursor.next(p)) {
+    if (iequals(p.name, "expires")) {
+      if (!parse_delta_seconds(p.value, c.expires)) return false;
+    } else if (iequals(p.name, "q")) {
+      c.q = p.value;
+    } else if (iequals(p.name, "+sip.instance")) {
+      std::string_view v = p.value;  // "<urn:uuid:...>" (quotes already removed by the cursor)
+      if (v.size() >= 2 && v.front() == '<' && v.back() == '>') v = v.substr(1, v.size() - 2);
+      c.instance = v;
+    } else if (iequals(p.name, "reg-id")) {
+      c.reg_id = p.value;
+    }
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Authorization / WWW-Authenticate (RFC 3261 section 25.1, RFC 8760).
+//
+//   credentials = ("Digest" LWS digest-response) / other-response
+//   digest-response = dig-resp *(COMMA dig-resp)      dig-resp = token EQUAL ( token / quoted-string )
+bool parse_auth(std::string_view s, AuthView& a) {
+  a = AuthView{};
+  a.raw = s;
+  a.present = true;
+  s = trim(s);
+  size_t i = 0;
+  while (i < s.size() && is_token_char(s[i])) ++i;
+  if (i == 0) return false;
+  a.scheme = s.substr(0, i);
+  s.remove_prefix(i);
+  if (s.empty()) return true;  // a scheme with no parameters
+  if (!is_lws(s.front())) return false;
+  bool bad = false;
+  std::string_view element;
+  while (next_element(s, element, bad)) {
+    size_t eq = element.find('=');
+    if (eq == std::string_view::npos) return false;
+    std::string_view name = trim(element.substr(0, eq));
+    std::string_view value = trim(element.substr(eq + 1));
+    if (!is_token(name) || value.empty()) return false;
+    if (value.front() == '"') {
+      if (value.size() < 2 || value.back() != '"') return false;
+      value = value.substr(1, value.size() - 2);
+    }
+    switch (name.size()) {
+      case 2:
+        if (iequals(name, "nc")) a.nc = value;
+        break;
+      case 3:
+        if (iequals(name, "uri")) a.uri = value;
+        if (iequals(name, "qop")) a.qop = value;
+        break;
+      case 5:
+        if (iequals(name, "realm")) a.realm = value;
+        if (iequals(name, "nonce")) a.nonce = value;
+        if (iequals(name, "stale")) a.stale = value;
+        break;
+      case 6:
+        if (iequals(name, "cnonce")) a.cnonce = value;
+        if (iequals(name, "opaque")) a.opaque = value;
+        if (iequals(name, "domain")) a.domain = value;
+        break;
+      case 8:
+        if (iequals(name, "username")) a.username = value;
+        if (iequals(name, "response")) a.response = value;
+        break;
+      case 9:
+        if (iequals(name, "algorithm")) a.algorithm = value;
+        break;
+      default: break;
+    }
+  }
+  return !bad;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The rest of the indexed headers.
+
+// Replaces = callid *(SEMI replaces-param)   replaces-param = to-tag / from-tag / early-flag / generic-param
+bool parse_replaces(std::string_view s, ReplacesView& r) {
+  r = ReplacesView{};
+  r.raw = s;
+  s = trim(s);
+  size_t semi = s.find(';');
+  r.call_id = trim(s.substr(0, semi));
+  if (r.call_id.empty()) return false;
+  for (char c : r.call_id)
+    if (!is(c, k_word) && c != '@') return false;
+  if (semi == std::string_view::npos) return false;  // to-tag and from-tag are required
+  ParamCursor cursor(s.substr(semi + 1));
+  ParamView p;
+  bool has_to = false;
+  bool has_from = false;
+  while (cursor.next(p)) {
+    if (iequals(p.name, "to-tag")) {
+      r.to_tag = p.value;
+      has_to = true;
+    } else if (iequals(p.name, "from-tag")) {
+      r.from_tag = p.value;
+      has_from = true;
+    } else if (iequals(p.name, "early-only")) {
+      r.early_only = true;
+    }
+  }
+  return !cursor.malformed() && has_to && has_from;
+}
+
+// Call-ID = ( "Call-ID" / "i" ) HCOLON callid      callid = word [ "@" word ]
+bool valid_call_id(std::string_view s) {
+  if (s.empty()) return false;
+  size_t at = 0;
+  for (char c : s) {
+    if (c == '@') {
+      if (++at > 1) return false;
+    } else if (!is(c, k_word)) {
+      return false;
+    }
+  }
+  return s.front() != '@' && s.back() != '@';
+}
+
+// CSeq = "CSeq" HCOLON 1*DIGIT LWS Method
+bool parse_cseq(std::string_view s, CSeqView& c) {
+  size_t i = 0;
+  while (i < s.size() && is_digit(s[i])) ++i;
+  uint64_t n = 0;
+  if (!parse_uint(s.substr(0, i), 0x7FFFFFFF, n)) return false;  // RFC 3261 8.1.1.5: below 2^31
+  s.remove_prefix(i);
+  if (s.empty() || !is_lws(s.front())) return false;
+  s = trim(s);
+  if (!is_token(s)) return false;
+  c.number = static_cast<uint32_t>(n);
+  c.method_text = s;
+  c.method = method_from_token(s);
+  return true;
+}
+
+// media-type = m-type SLASH m-subtype *(SEMI m-parameter)
+bool valid_content_type(std::string_view s) {
+  size_t slash = s.find('/');
+  if (slash == std::string_view::npos) return false;
+  if (!is_token(trim(s.substr(0, slash)))) return false;
+  std::string_view rest = s.substr(slash + 1);
+  size_t semi = rest.find(';');
+  if (!is_token(trim(rest.substr(0, semi)))) return false;
+  if (semi == std::string_view::npos) return true;
+  ParamCursor cursor(rest.substr(semi + 1));
+  ParamView p;
+  while (cursor.next(p))
+    if (!is_token(p.name)) return false;
+  return !cursor.malformed();
+}
+
+// Event = ( "Event" / "o" ) HCOLON event-type *( SEMI event-param )   (also Subscription-State's substate)
+bool valid_token_with_params(std::string_view s) {
+  size_t semi = s.find(';');
+  if (!is_token(trim(s.substr(0, semi)))) return false;
+  if (semi == std::string_view::npos) return true;
+  ParamCursor cursor(s.substr(semi + 1));
+  ParamView p;
+  while (cursor.next(p))
+    if (!is_token(p.name)) return false;
+  return !cursor.malformed();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The message.
+
+class Parser {
+ public:
+  Parser(std::string_view in, Transport transport, MessageView& m)
+      : begin_(in.data()), p_(in.data()), end_(in.data() + in.size()), transport_(transport), m_(m) {}
+
+  ParseResult run();
+
+ private:
+  ParseResult error(ParseError e) { return {ParseStatus::error, e, 0, 0}; }
+  ParseResult incomplete(uint32_t needed) { return {ParseStatus::incomplete, ParseError::none, 0, needed}; }
+
+  // Finds the end of the current line starting at p_: sets line_end_ (first byte of the line terminator)
+  // and next_ (first byte after it). Returns none, or an error; `more` is set when the input ended first.
+  ParseError find_line_end(const char* from, bool allow_folding, bool& more);
+  ParseError parse_start_line(bool& more);
+  ParseError index_header(HeaderView& h);
+  ParseError check_mandatory();
+
+  const char* begin_;
+  const char* p_;
+  const char* end_;
+  const char* line_end_ = nullptr;
+  const char* next_ = nullptr;
+  Transport transport_;
+  MessageView& m_;
+  bool seen_from_ = false;
+  bool seen_to_ = false;
+  bool seen_call_id_ = false;
+  bool seen_cseq_ = false;
+};
+
+ParseError Parser::find_line_end(const char* from, bool allow_folding, bool& more) {
+  const char* q = from;
+  for (;;) {
+    q = internal::find_stop(q, end_);
+    if (q == end_) {
+      more = true;
+      return ParseError::none;
+    }
+    char c = *q;
+    if (c == '\t') {
+      ++q;
+      continue;
+    }
+    const char* eol = q;
+    if (c == '\r') {
+      if (q + 1 == end_) {
+        more = true;
+        return ParseError::none;
+      }
+      if (q[1] != '\n') return ParseError::bad_line_ending;
+      q += 2;
+    } else if (c == '\n') {  // a bare LF ends a line too: robustness, as most servers accept it
+      q += 1;
+    } else {
+      return ParseError::bad_header_character;
+    }
+    // Folding: a line that starts with whitespace continues the previous one (RFC 3261 section 7.3.1).
+    if (allow_folding) {
+      if (q == end_) {
+        more = true;
+        return ParseError::none;
+      }
+      if (*q == ' ' || *q == '\t') continue;
+    }
+    line_end_ = eol;
+    next_ = q;
+    return ParseError::none;
+  }
+}
+
+// Request-Line = Method SP Request-URI SP SIP-Version CRLF
+// Status-Line  = SIP-Version SP Status-Code SP Reason-Phrase CRLF
+ParseError Parser::parse_start_line(bool& more) {
+  // Leading CRLFs before a message are ignored (RFC 3261 section 7.5).
+  while (p_ < end_ && (*p_ == '\r' || *p_ == '\n')) ++p_;
+  ParseError e = find_line_end(p_, false, more);
+  if (e != ParseError::none || more) return e;
+  std::string_view line(p_, static_cast<size_t>(line_end_ - p_));
+  p_ = next_;
+
+  constexpr std::string_view version = "SIP/2.0";
+  if (line.size() >= 4 && iequals(line.substr(0, 4), "SIP/")) {
+    m_.is_request = false;
+    if (line.size() < version.size() || !iequals(line.substr(0, version.size()), version))
+      return ParseError::bad_sip_version;
+    line.remove_prefix(version.size());
+    if (line.empty() || line.front() != ' ') {
+      return line.empty() || is_digit(line.front()) || line.front() == '.' ? ParseError::bad_sip_version
+                                                                            : ParseError::bad_start_line;
+    }
+    line.remove_prefix(1);
+    if (line.size() < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2]) || line[0] == '0')
+      return ParseError::bad_status_code;
+    m_.status_code = static_cast<uint16_t>((line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0'));
+    line.remove_prefix(3);
+    if (!line.empty()) {
+      if (line.front() != ' ') return ParseError::bad_status_code;
+      line.remove_prefix(1);
+    }
+    m_.reason_phrase = line;
+    return ParseError::none;
+  }
+
+  m_.is_request = true;
+  size_t sp1 = line.find(' ');
+  if (sp1 == std::string_view::npos) return ParseError::bad_start_line;
+  m_.method_text = line.substr(0, sp1);
+  if (!is_token(m_.method_text)) return ParseError::bad_method;
+  m_.method = method_from_token(m_.method_text);
+  line.remove_prefix(sp1 + 1);
+  size_t sp2 = line.find(' ');
+  if (sp2 == std::string_view::npos) return ParseError::bad_start_line;
+  m_.request_uri = line.substr(0, sp2);
+  std::string_view v = line.substr(sp2 + 1);
+  if (v.size() >= 4 && iequals(v.substr(0, 4), "SIP/")) {
+    if (!iequals(v, version)) return ParseError::bad_sip_version;
+  } else {
+    // More than one space, or whitespace inside the Request-URI.
+    return ParseError::bad_request_uri;
+  }
+  UriView uri;
+  if (m_.request_uri.empty() || parse_uri(m_.request_uri, uri) != UriError::none) return ParseError::bad_request_uri;
+  return ParseError::none;
+}
+
+ParseError Parser::index_header(HeaderView& h) {
+  std::string_view v = h.value;
+  switch (h.id) {
+    case HeaderId::via: {
+      bool bad = false;
+      std::string_view element;
+      while (next_element(v, element, bad)) {
+        if (m_.via_count == via_count_max) return ParseError::too_many_vias;
+        if (!parse_via_parm(element, m_.vias[m_.via_count])) return ParseError::bad_via;
+        ++m_.via_count;
+      }
+      if (bad) return ParseError::bad_via;
+      return ParseError::none;
+    }
+    case HeaderId::from:
+      if (seen_from_) return ParseError::duplicate_from;
+      seen_from_ = true;
+      return parse_address(v, m_.from) ? ParseError::none : ParseError::bad_from;
+    case HeaderId::to:
+      if (seen_to_) return ParseError::duplicate_to;
+      seen_to_ = true;
+      return parse_address(v, m_.to) ? ParseError::none : ParseError::bad_to;
+    case HeaderId::call_id:
+      if (seen_call_id_) return ParseError::duplicate_call_id;
+      seen_call_id_ = true;
+      m_.call_id = v;
+      return valid_call_id(v) ? ParseError::none : ParseError::bad_call_id;
+    case HeaderId::cseq:
+      if (seen_cseq_) return ParseError::duplicate_cseq;
+      seen_cseq_ = true;
+      return parse_cseq(v, m_.cseq) ? ParseError::none : ParseError::bad_cseq;
+    case HeaderId::max_forwards: {
+      uint64_t n = 0;
+      if (m_.max_forwards >= 0 || !parse_uint(v, 0x7FFFFFFF, n)) return ParseError::bad_max_forwards;
+      m_.max_forwards = static_cast<int32_t>(n);
+      return ParseError::none;
+    }
+    case HeaderId::content_length: {
+      uint64_t n = 0;
+      if (!parse_uint(v, message_size_max, n)) {
+        // All digits but larger than any message parkd accepts: the length is well-formed but impossible.
+        bool digits = !v.empty() && v.size() <= 20;
+        for (char c : v) digits = digits && is_digit(c);
+        return digits ? ParseError::message_too_large : ParseError::bad_content_length;
+      }
+      if (m_.has_content_length && m_.content_length != n) return ParseError::conflicting_content_length;
+      m_.has_content_length = true;
+      m_.content_length = static_cast<uint32_t>(n);
+      return ParseError::none;
+    }
+    case HeaderId::contact: {
+      if (v == "*") {
+        if (m_.contact_count != 0 || m_.contact_star) return ParseError::bad_contact;
+        m_.contact_star = true;
+        return ParseError::none;
+      }
+      if (m_.contact_star) return ParseError::bad_contact;
+      bool bad = false;
+      std::string_view element;
+      while (next_element(v, element, bad)) {
+        if (m_.contact_count == contact_count_max) return ParseError::too_many_contacts;
+        if (!parse_contact(element, m_.contacts[m_.contact_count])) return ParseError::bad_contact;
+        ++m_.contact_count;
+      }
+      return bad ? ParseError::bad_contact : ParseError::none;
+    }
+    case HeaderId::expires:
+      if (m_.expires >= 0) return ParseError::bad_expires;
+      return parse_delta_seconds(v, m_.expires) ? ParseError::none : ParseError::bad_expires;
+    case HeaderId::content_type:
+      m_.content_type = v;
+      return valid_content_type(v) ? ParseError::none : ParseError::bad_content_type;
+    case HeaderId::event:
+      m_.event = v;
+      return valid_token_with_params(v) ? ParseError::none : ParseError::bad_event;
+    case HeaderId::subscription_state:
+      m_.subscription_state = v;
+      return valid_token_with_params(v) ? ParseError::none : ParseError::bad_subscription_state;
+    case HeaderId::refer_to: {
+      if (!m_.refer_to.raw.empty()) return ParseError::bad_refer_to;
+      if (!parse_address(v, m_.refer_to)) return ParseError::bad_refer_to;
+      UriView uri;
+      (void)parse_uri(m_.refer_to.uri, uri);  // validated by parse_address
+      std::string_view replaces;
+      if (!uri.headers.empty() && find_uri_header(uri.headers, "Replaces", replaces))
+        m_.refer_to_replaces = replaces;
+      return ParseError::none;
+    }
+    case HeaderId::replaces:
+      return parse_replaces(v, m_.replaces) ? ParseError::none : ParseError::bad_replaces;
+    case HeaderId::authorization:
+      if (m_.authorization.present) return ParseError::none;  // the first credentials are the ones checked
+      return parse_auth(v, m_.authorization) ? ParseError::none : ParseError::bad_authorization;
+    case HeaderId::proxy_authorization:
+      if (m_.proxy_authorization.present) return ParseError::none;
+      return parse_auth(v, m_.proxy_authorization) ? ParseError::none : ParseError::bad_authorization;
+    case HeaderId::www_authenticate:
+      if (m_.www_authenticate.present) return ParseError::none;
+      return parse_auth(v, m_.www_authenticate) ? ParseError::none : ParseError::bad_authenticate;
+    case HeaderId::proxy_authenticate:
+      if (m_.proxy_authenticate.present) return ParseError::none;
+      return parse_auth(v, m_.proxy_authenticate) ? ParseError::none : ParseError::bad_authenticate;
+    case HeaderId::route:
+    case HeaderId::record_route: {
+      bool is_route = h.id == HeaderId::route;
+      auto& list = is_route ? m_.routes : m_.record_routes;
+      uint32_t& count = is_route ? m_.route_count : m_.record_route_count;
+      bool bad = false;
+      std::string_view element;
+      while (next_element(v, element, bad)) {
+        if (count == route_count_max) return ParseError::too_many_routes;
+        // rec-route = name-addr *( SEMI rr-param ): angle brackets are required.
+        if (element.find('<') == std::string_view::npos || !parse_address(element, list[count]))
+          return ParseError::bad_route;
+        ++count;
+      }
+      return bad ? ParseError::bad_route : ParseError::none;
+    }
+    default:
+      return ParseError::none;
+  }
+}
+
+ParseError Parser::check_mandatory() {
+  // RFC 3261 section 8.1.1: To, From, CSeq, Call-ID, Max-Forwards (optional here), Via.
+  if (m_.via_count == 0) return ParseError::missing_via;
+  if (!seen_from_) return ParseError::missing_from;
+  if (!seen_to_) return ParseError::missing_to;
+  if (!seen_call_id_) return ParseError::missing_call_id;
+  if (!seen_cseq_) return ParseError::missing_cseq;
+  if (m_.is_request && m_.cseq.method_text != m_.method_text) return ParseError::cseq_method_mismatch;
+  return ParseError::none;
+}
+
+ParseResult Parser::run() {
+  // Reset only what parsing sets conditionally; the arrays are overwritten up to their counts.
+  m_.is_request = false;
+  m_.method = Method::other;
+  m_.method_text = {};
+  m_.request_uri = {};
+  m_.status_code = 0;
+  m_.reason_phrase = {};
+  m_.header_count = 0;
+  m_.via_count = 0;
+  m_.from = {};
+  m_.to = {};
+  m_.call_id = {};
+  m_.cseq = {};
+  m_.max_forwards = -1;
+  m_.contact_count = 0;
+  m_.contact_star = false;
+  m_.expires = -1;
+  m_.has_content_length = false;
+  m_.content_length = 0;
+  m_.content_type = {};
+  m_.event = {};
+  m_.subscription_state = {};
+  m_.refer_to = {};
+  m_.refer_to_replaces = {};
+  m_.replaces = {};
+  m_.authorization.present = false;
+  m_.proxy_authorization.present = false;
+  m_.www_authenticate.present = false;
+  m_.proxy_authenticate.present = false;
+  m_.route_count = 0;
+  m_.record_route_count = 0;
+  m_.body = {};
+
+  const bool tcp = transport_ == Transport::tcp;
+  // A UDP datagram is the whole message; a TCP stream is searched only within the first 64 KiB.
+  if (!tcp && end_ - begin_ > static_cast<ptrdiff_t>(message_size_max)) return error(ParseError::message_too_large);
+  const char* const hard_end = end_;
+  if (tcp && end_ - begin_ > static_cast<ptrdiff_t>(message_size_max)) end_ = begin_ + message_size_max;
+  auto ran_out = [&]() -> ParseResult {
+    if (!tcp) return error(ParseError::unterminated_headers);
+    if (end_ != hard_end) return error(ParseError::message_too_large);
+    return incomplete(1);
+  };
+
+  bool more = false;
+  ParseError e = parse_start_line(more);
+  if (e != ParseError::none) return error(e);
+  if (more) return ran_out();
+
+  // Header lines until the empty line.
+  for (;;) {
+    if (p_ == end_) return ran_out();
+    if (*p_ == '\r' || *p_ == '\n') {
+      if (*p_ == '\r') {
+        if (p_ + 1 == end_) return ran_out();
+        if (p_[1] != '\n') return error(ParseError::bad_line_ending);
+        p_ += 2;
+      } else {
+        p_ += 1;
+      }
+      break;
+    }
+    // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
+    const char* name_begin = p_;
+    while (p_ < end_ && is_token_char(*p_)) ++p_;
+    if (p_ == end_) return ran_out();
+    if (p_ == name_begin) return error(ParseError::bad_header_name);
+    const char* name_end = p_;
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t')) ++p_;
+    if (p_ == end_) return ran_out();
+    if (*p_ != ':') return error(ParseError::missing_colon);
+    ++p_;
+    const char* value_begin = p_;
+    e = find_line_end(value_begin, true, more);
+    if (e != ParseError::none) return error(e);
+    if (more) return ran_out();
+    if (line_end_ - name_begin > static_cast<ptrdiff_t>(header_line_length_max))
+      return error(ParseError::header_too_long);
+    if (m_.header_count == header_count_max) return error(ParseError::too_many_headers);
+    HeaderView& h = m_.headers[m_.header_count++];
+    h.name = std::string_view(name_begin, static_cast<size_t>(name_end - name_begin));
+    h.value = trim(std::string_view(value_begin, static_cast<size_t>(line_end_ - value_begin)));
+    h.id = header_id(h.name);
+    p_ = next_;
+    if (h.id != HeaderId::other) {
+      e = index_header(h);
+      if (e != ParseError::none) return error(e);
+    }
+  }
+
+  e = check_mandatory();
+  if (e != ParseError::none) return error(e);
+
+  // Body, framed by Content-Length (RFC 3261 section 18.3).
+  const auto header_bytes = static_cast<uint32_t>(p_ - begin_);
+  const auto available = static_cast<uint32_t>(hard_end - p_);
+  uint32_t body_size = available;
+  if (m_.has_content_length) {
+    if (header_bytes + m_.content_length > message_size_max) return error(ParseError::message_too_large);
+    if (available < m_.content_length) {
+      if (tcp) return incomplete(m_.content_length - available);
+      return error(ParseError::body_shorter_than_content_length);
+    }
+    body_size = m_.content_length;  // UDP: bytes beyond Content-Length are discarded
+  } else if (tcp) {
+    return error(ParseError::missing_content_length);
+  }
+  m_.body = std::string_view(p_, body_size);
+  return {ParseStatus::complete, ParseError::none, header_bytes + body_size, 0};
+}
+
+}  // namespace
+
+ParseResult parse_message(std::string_view in, Transport transport, MessageView& out) {
+  return Parser(in, transport, out).run();
+}
+
+std::string_view unquote(std::string_view quoted_body, char* out, size_t out_size) {
+  size_t n = 0;
+  for (size_t i = 0; i < quoted_body.size(); ++i) {
+    char c = quoted_body[i];
+    if (c == '\\' && i + 1 < quoted_body.size()) c = quoted_body[++i];
+    if (n == out_size) return {};
+    out[n++] = c;
+  }
+  return {out, n};
+}
+
+const HeaderView* MessageView::find(HeaderId id) const {
+  for (uint32_t i = 0; i < header_count; ++i)
+    if (headers[i].id == id) return &headers[i];
+  return nullptr;
+}
+
+bool MessageView::has_option_tag(HeaderId id, std::string_view tag) const {
+  for (uint32_t i = 0; i < header_count; ++i) {
+    if (headers[i].id != id) continue;
+    std::string_view rest = headers[i].value;
+    std::string_view element;
+    bool bad = false;
+    while (next_element(rest, element, bad))
+      if (iequals(element, tag)) return true;
+  }
+  return false;
+}
+
+std::string_view MessageView::first_unsupported(HeaderId id, std::initializer_list<std::string_view> supported) const {
+  for (uint32_t i = 0; i < header_count; ++i) {
+    if (headers[i].id != id) continue;
+    std::string_view rest = headers[i].value;
+    std::string_view element;
+    bool bad = false;
+    while (next_element(rest, element, bad)) {
+      bool known = false;
+      for (std::string_view s : supported) known = known || iequals(element, s);
+      if (!known) return element;
+    }
+  }
+  return {};
+}
+
+}  // namespace parkd::sip
