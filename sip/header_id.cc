@@ -69,11 +69,13 @@ constexpr std::array<HeaderId, 128> build_compact_table() {
 constexpr LongTable long_table = build_long_table();
 constexpr std::array<HeaderId, 128> compact_table = build_compact_table();
 
-static_assert([] {
-  for (const Entry& e : entries)
-    if (length_of(e.name) > name_length_max || length_of(e.name) < 2) return false;
-  return true;
-}(), "header names must be 2 to name_length_max characters");
+static_assert(
+    [] {
+      for (const Entry& e : entries)
+        if (length_of(e.name) > name_length_max || length_of(e.name) < 2) return false;
+      return true;
+    }(),
+    "header names must be 2 to name_length_max characters");
 
 }  // namespace
 

@@ -11,8 +11,8 @@
 #pragma once
 
 #include <array>
-#include <initializer_list>
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 
 #include "sip/errors.h"
@@ -47,7 +47,7 @@ enum class Method : uint8_t {
   message,
   publish,
 };
-std::string_view method_name(Method m);  // "INVITE"; "" for other
+std::string_view method_name(Method m);            // "INVITE"; "" for other
 Method method_from_token(std::string_view token);  // case-sensitive, as RFC 3261 section 7.1 says
 
 struct HeaderView {
@@ -65,14 +65,14 @@ struct ViaView {
   std::string_view host;       // IPv6 without brackets
   uint16_t port = 0;           // 0: absent
   bool host_is_ipv6 = false;
-  bool has_rport = false;      // ";rport" with or without a value
-  std::string_view rport;      // the value, empty when ";rport" alone
+  bool has_rport = false;  // ";rport" with or without a value
+  std::string_view rport;  // the value, empty when ";rport" alone
   std::string_view branch;
   std::string_view received;
   std::string_view maddr;
   std::string_view ttl;
-  ParamsView params;           // every parameter as written
-  std::string_view raw;        // the whole via-parm
+  ParamsView params;     // every parameter as written
+  std::string_view raw;  // the whole via-parm
 };
 
 // name-addr / addr-spec, as in From, To, Contact, Route, Refer-To.
@@ -80,17 +80,17 @@ struct NameAddrView {
   std::string_view display_name;  // quoted: the text between the quotes, escapes kept (see unquote());
                                   // token form: the tokens as written; empty when absent
   bool display_name_quoted = false;
-  std::string_view uri;           // without the angle brackets
-  ParamsView params;              // header parameters after the URI (tag, expires, q, ...)
-  std::string_view tag;           // From/To only
+  std::string_view uri;  // without the angle brackets
+  ParamsView params;     // header parameters after the URI (tag, expires, q, ...)
+  std::string_view tag;  // From/To only
   std::string_view raw;
 };
 
 struct ContactView {
   NameAddrView address;
-  int64_t expires = -1;           // ";expires=", -1 when absent
-  std::string_view q;             // as written
-  std::string_view instance;      // "+sip.instance" value, with its quotes and angle brackets removed
+  int64_t expires = -1;       // ";expires=", -1 when absent
+  std::string_view q;         // as written
+  std::string_view instance;  // "+sip.instance" value, with its quotes and angle brackets removed
   std::string_view reg_id;
 };
 
@@ -160,13 +160,13 @@ struct MessageView {
   std::string_view content_type;  // media type with parameters, as written
   std::string_view event;         // event-type with parameters (";id=")
   std::string_view subscription_state;
-  NameAddrView refer_to;          // present when !refer_to.raw.empty()
+  NameAddrView refer_to;               // present when !refer_to.raw.empty()
   std::string_view refer_to_replaces;  // the escaped value of "?Replaces=" in the Refer-To URI, if any
-  ReplacesView replaces;          // Replaces header; present when !replaces.raw.empty()
+  ReplacesView replaces;               // Replaces header; present when !replaces.raw.empty()
   AuthView authorization;
   AuthView proxy_authorization;
-  AuthView www_authenticate;      // the first one
-  AuthView proxy_authenticate;    // the first one
+  AuthView www_authenticate;    // the first one
+  AuthView proxy_authenticate;  // the first one
   // Route and Record-Route entries, each one name-addr, in order over all headers of that name.
   std::array<NameAddrView, route_count_max> routes;
   uint32_t route_count = 0;

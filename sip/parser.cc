@@ -16,11 +16,11 @@ namespace {
 // Character classes (RFC 3261 section 25.1).
 
 enum CharClass : uint8_t {
-  k_token = 1,      // token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
-  k_word = 2,       // word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" /
-                    //        "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}")
+  k_token = 1,  // token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
+  k_word = 2,   // word = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~" /
+                //        "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}")
   k_digit = 4,
-  k_ws = 8,         // SP / HTAB
+  k_ws = 8,  // SP / HTAB
 };
 
 constexpr std::array<uint8_t, 256> build_classes() {
@@ -551,7 +551,7 @@ ParseError Parser::parse_start_line(bool& more) {
     line.remove_prefix(version.size());
     if (line.empty() || line.front() != ' ') {
       return line.empty() || is_digit(line.front()) || line.front() == '.' ? ParseError::bad_sip_version
-                                                                            : ParseError::bad_start_line;
+                                                                           : ParseError::bad_start_line;
     }
     line.remove_prefix(1);
     if (line.size() < 3 || !is_digit(line[0]) || !is_digit(line[1]) || !is_digit(line[2]) || line[0] == '0')
@@ -660,9 +660,7 @@ ParseError Parser::index_header(HeaderView& h) {
     case HeaderId::content_type:
       m_.content_type = v;
       return valid_content_type(v) ? ParseError::none : ParseError::bad_content_type;
-    case HeaderId::event:
-      m_.event = v;
-      return valid_token_with_params(v) ? ParseError::none : ParseError::bad_event;
+    case HeaderId::event: m_.event = v; return valid_token_with_params(v) ? ParseError::none : ParseError::bad_event;
     case HeaderId::subscription_state:
       m_.subscription_state = v;
       return valid_token_with_params(v) ? ParseError::none : ParseError::bad_subscription_state;
@@ -672,12 +670,10 @@ ParseError Parser::index_header(HeaderView& h) {
       UriView uri;
       (void)parse_uri(m_.refer_to.uri, uri);  // validated by parse_address
       std::string_view replaces;
-      if (!uri.headers.empty() && find_uri_header(uri.headers, "Replaces", replaces))
-        m_.refer_to_replaces = replaces;
+      if (!uri.headers.empty() && find_uri_header(uri.headers, "Replaces", replaces)) m_.refer_to_replaces = replaces;
       return ParseError::none;
     }
-    case HeaderId::replaces:
-      return parse_replaces(v, m_.replaces) ? ParseError::none : ParseError::bad_replaces;
+    case HeaderId::replaces: return parse_replaces(v, m_.replaces) ? ParseError::none : ParseError::bad_replaces;
     case HeaderId::authorization:
       if (m_.authorization.present) return ParseError::none;  // the first credentials are the ones checked
       return parse_auth(v, m_.authorization) ? ParseError::none : ParseError::bad_authorization;
@@ -706,8 +702,7 @@ ParseError Parser::index_header(HeaderView& h) {
       }
       return bad ? ParseError::bad_route : ParseError::none;
     }
-    default:
-      return ParseError::none;
+    default: return ParseError::none;
   }
 }
 
