@@ -15,6 +15,7 @@
 #include <initializer_list>
 #include <string_view>
 
+#include "core/endpoint.h"
 #include "sip/errors.h"
 #include "sip/header_id.h"
 
@@ -27,7 +28,7 @@ inline constexpr uint32_t via_count_max = 16;
 inline constexpr uint32_t contact_count_max = 16;
 inline constexpr uint32_t route_count_max = 16;
 
-enum class Transport : uint8_t { udp, tcp };
+using Transport = ::parkd::Transport;
 
 // Methods parkd knows by name; any other token is `other` and keeps its text in method_text.
 enum class Method : uint8_t {

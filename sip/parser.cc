@@ -768,6 +768,7 @@ ParseResult Parser::run() {
   if (more) return ran_out();
 
   // Header lines until the empty line.
+  ParseError first_header_error = ParseError::none;
   for (;;) {
     if (p_ == end_) return ran_out();
     if (*p_ == '\r' || *p_ == '\n') {
@@ -802,11 +803,16 @@ ParseResult Parser::run() {
     h.value = trim(std::string_view(value_begin, static_cast<size_t>(line_end_ - value_begin)));
     h.id = header_id(h.name);
     p_ = next_;
-    if (h.id != HeaderId::other) {
-      e = index_header(h);
-      if (e != ParseError::none) return error(e);
+    if (h.id != HeaderId::other && first_header_error == ParseError::none) {
+      // After a fault in one header's value the rest is still read, so that a 400 can copy the Vias,
+      // From, To, Call-ID and CSeq that follow it; only the first fault is reported.
+      first_header_error = index_header(h);
+    } else if (h.id == HeaderId::via || h.id == HeaderId::from || h.id == HeaderId::to || h.id == HeaderId::call_id ||
+               h.id == HeaderId::cseq) {
+      (void)index_header(h);
     }
   }
+  if (first_header_error != ParseError::none) return error(first_header_error);
 
   e = check_mandatory();
   if (e != ParseError::none) return error(e);

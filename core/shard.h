@@ -1,0 +1,194 @@
+// A shard: one thread, one io_uring, the sockets and state it owns. See docs/ARCHITECTURE.md.
+//
+// The loop (run()):
+//   1. submit what the last turn queued and wait for at least one completion (bounded by the next deadline);
+//   2. reap completions in a batch; for each: a UDP datagram or a framed TCP message goes to the Handler,
+//      which answers through out_buffer() + send(); the receive buffer goes back to the ring at once;
+//   3. housekeeping: TCP idle sweep, re-arm receives that stopped.
+// Everything a shard touches is owned by it; other threads only call stop() and read counters().
+//
+// user_data of every SQE encodes what it was for (see Op): op in bits 56-63, a generation in bits 32-55
+// (TCP connections, so a late completion of a closed connection is recognised), an index in bits 0-31.
+//
+// Limits (ShardConfig): receive buffers, send slots, TCP connections (global per shard and per source
+// address), TCP message size (64 KiB: larger gets the Handler's oversize answer and the connection is closed),
+// TCP idle time. At each limit the shard drops or refuses and counts it (counters()).
+#pragma once
+
+#include <liburing.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "core/counters.h"
+#include "core/endpoint.h"
+
+namespace parkd {
+
+class Shard;
+
+struct Inbound {
+  std::string_view data;
+  Transport transport = Transport::udp;
+  Endpoint peer;
+  uint32_t socket = 0;      // UDP: index of the receiving socket; TCP: connection id
+  bool truncated = false;   // UDP datagram larger than a receive buffer (MSG_TRUNC): data is a prefix
+  bool oversize = false;    // TCP message larger than the limit: data is what was buffered
+  bool framing_error = false;  // TCP bytes that cannot be framed: the connection closes after the answer
+};
+
+// How the Handler frames a TCP stream (the SIP parser's complete / incomplete / error).
+struct Frame {
+  enum Kind : uint8_t { complete, incomplete, error } kind = incomplete;
+  uint32_t size = 0;  // complete: bytes of the first message
+};
+
+class Handler {
+ public:
+  virtual ~Handler() = default;
+  virtual Frame frame(std::string_view stream) = 0;
+  // Called on the shard thread; `in.data` is valid only during the call.
+  virtual void on_message(Shard& shard, const Inbound& in) = 0;
+  // Called once per loop turn after the completions were handled (the place for batched work).
+  virtual void on_turn_end(Shard& /*shard*/) {}
+};
+
+struct ShardConfig {
+  unsigned index = 0;
+  int cpu = -1;  // pin to this CPU; -1: no pinning
+  std::vector<int> udp_fds;         // owned by the shard from start
+  std::vector<int> tcp_listen_fds;  // owned by the shard from start
+  unsigned ring_entries = 2048;
+  unsigned receive_buffers = 256;          // power of two
+  unsigned receive_buffer_size = 66 * 1024;  // a whole UDP datagram (65507) plus recvmsg headers
+  unsigned send_slots = 4096;
+  unsigned send_slot_size = 8192;
+  unsigned tcp_connections_max = 4096;
+  unsigned tcp_connections_per_source_max = 64;
+  unsigned tcp_message_size_max = 65535;
+  unsigned tcp_idle_timeout_ms = 300'000;
+};
+
+// A buffer to build one outgoing message in (send_slot_size bytes), obtained from the shard.
+struct OutBuffer {
+  char* data = nullptr;  // nullptr: no slot free (counted as send_no_slot)
+  uint32_t capacity = 0;
+  uint32_t slot = 0;
+};
+
+class Shard {
+ public:
+  Shard(ShardConfig config, Handler& handler);
+  ~Shard();
+  Shard(const Shard&) = delete;
+  Shard& operator=(const Shard&) = delete;
+
+  // Sets up the ring in the calling thread (SINGLE_ISSUER binds the ring to it) and runs until stop().
+  // Returns false with a message when the ring cannot be set up.
+  bool run(std::string* error);
+  void stop();  // any thread
+
+  // Shard thread only.
+  OutBuffer out_buffer();
+  void release(OutBuffer buffer);  // give back a buffer that will not be sent
+  void send_udp(OutBuffer buffer, uint32_t length, uint32_t socket, const Endpoint& to);
+  void send_tcp(OutBuffer buffer, uint32_t length, uint32_t connection);
+  void reply(const Inbound& in, OutBuffer buffer, uint32_t length);
+  void close_connection_after_send(uint32_t connection);
+
+  unsigned index() const { return config_.index; }
+  const ShardCounters& counters() const { return counters_; }
+  uint64_t now_ms() const { return now_ms_; }
+
+ private:
+  enum class Op : uint8_t { none, udp_recv, udp_send, accept, tcp_recv, tcp_send, tcp_close, wake };
+
+  struct UdpSocket {
+    int fd = -1;
+    msghdr msg{};
+    bool armed = false;
+  };
+  struct SendSlot {
+    char* data = nullptr;
+    uint32_t length = 0;
+    uint32_t sent = 0;
+    uint32_t connection = 0;  // TCP
+    uint32_t next = 0;        // free list / per-connection queue (index + 1; 0 = none)
+    msghdr msg{};
+    iovec iov{};
+    sockaddr_storage address{};
+  };
+  struct Connection {
+    int fd = -1;
+    uint32_t generation = 0;
+    Endpoint peer;
+    std::unique_ptr<char[]> buffer;
+    uint32_t used = 0;
+    uint64_t last_activity_ms = 0;
+    uint32_t send_head = 0;  // slot index + 1
+    uint32_t send_tail = 0;
+    bool send_in_flight = false;
+    bool recv_in_flight = false;
+    bool closing = false;     // close once the send queue is empty
+    bool close_submitted = false;
+  };
+
+  static uint64_t encode(Op op, uint32_t index, uint32_t generation = 0) {
+    return (static_cast<uint64_t>(op) << 56) | (static_cast<uint64_t>(generation & 0xFFFFFF) << 32) | index;
+  }
+  io_uring_sqe* sqe();
+  bool setup_ring(std::string* error);
+  void arm_udp(uint32_t socket);
+  void arm_accept(uint32_t listener);
+  void arm_wake();
+  void arm_tcp_recv(uint32_t connection);
+  void return_buffer(uint16_t bid);
+  void handle(io_uring_cqe* cqe);
+  void on_udp(uint32_t socket, io_uring_cqe* cqe);
+  void on_accept(uint32_t listener, io_uring_cqe* cqe);
+  void on_tcp_recv(uint32_t connection, io_uring_cqe* cqe);
+  void on_send_done(uint32_t slot, io_uring_cqe* cqe, bool tcp);
+  void deliver_tcp(uint32_t connection);
+  void pump_tcp_send(uint32_t connection);
+  void close_connection(uint32_t connection);
+  void free_slot(uint32_t slot);
+  void sweep_idle();
+  uint32_t connection_id(uint32_t index) const { return (connections_[index].generation << 16) | index; }
+  Connection* connection_from_id(uint32_t id);
+
+  ShardConfig config_;
+  Handler& handler_;
+  io_uring ring_{};
+  bool ring_ready_ = false;
+  int wake_fd_ = -1;
+  uint64_t wake_value_ = 0;
+  std::atomic<bool> stopping_{false};
+
+  // Receive buffers (one region) and their provided-buffer ring.
+  io_uring_buf_ring* buf_ring_ = nullptr;
+  size_t buf_ring_bytes_ = 0;
+  char* receive_region_ = nullptr;
+  size_t receive_region_bytes_ = 0;
+  static constexpr int buffer_group = 0;
+
+  std::vector<UdpSocket> udp_;
+  std::vector<int> listeners_;
+  std::vector<SendSlot> slots_;
+  std::unique_ptr<char[]> slot_memory_;
+  uint32_t free_slots_ = 0;  // head of the free list (index + 1)
+  std::vector<Connection> connections_;
+  std::vector<uint32_t> free_connections_;
+  absl::flat_hash_map<std::array<uint8_t, 16>, uint32_t> connections_per_source_;
+  uint64_t now_ms_ = 0;
+  uint64_t last_sweep_ms_ = 0;
+  ShardCounters counters_;
+};
+
+uint64_t monotonic_ms();
+
+}  // namespace parkd
