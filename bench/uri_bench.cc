@@ -11,10 +11,10 @@
 namespace {
 
 constexpr std::array<std::string_view, 5> kUris = {
-    "sip:201@pbx.example.com",                                           // Request-URI of a call
-    "sip:alice@atlanta.example.com;transport=tcp",                       // From / To
+    "sip:201@pbx.example.com",                                            // Request-URI of a call
+    "sip:alice@atlanta.example.com;transport=tcp",                        // From / To
     "sip:201@192.0.2.10:50612;transport=udp;rinstance=6f8d0b1f9e4c2a3d",  // Contact of a phone
-    "sip:proxy1.example.com;lr",                                         // Record-Route / Route
+    "sip:proxy1.example.com;lr",                                          // Record-Route / Route
     "sip:202@[2001:db8::20]:5060;transport=tcp?Replaces=7a2c%40192.0.2.10%3Bto-tag%3D1234%3Bfrom-tag%3D5678",
 };
 

@@ -29,7 +29,7 @@ enum : uint32_t {
   kOpaque = 1U << 11,        // any byte but whitespace and controls
   kTelPname = 1U << 12,      // tel pname = 1*( alphanum / "-" )
   kPhoneDigit = 1U << 13,    // phonedigit = DIGIT / visual-separator
-  kPhoneDigitHex = 1U << 14, // phonedigit-hex = HEXDIG / "*" / "#" / visual-separator
+  kPhoneDigitHex = 1U << 14,  // phonedigit-hex = HEXDIG / "*" / "#" / visual-separator
   kVisualSeparator = 1U << 15,
   kUricNoSemi = 1U << 16,  // uric = reserved / unreserved (escaped apart), without ";" which ends a tel par
   kReserved = 1U << 17,    // RFC 2396 reserved: ";" / "/" / "?" / ":" / "@" / "&" / "=" / "+" / "$" / ","
@@ -118,7 +118,8 @@ bool parse_ipv4(std::string_view s, bool leading_zeros_allowed, uint8_t* out) {
     }
     const size_t start = i;
     unsigned value = 0;
-    while (i < s.size() && is(s[i], kDigit) && i - start < 3) value = value * 10 + (static_cast<unsigned>(s[i++]) - '0');
+    while (i < s.size() && is(s[i], kDigit) && i - start < 3)
+      value = value * 10 + (static_cast<unsigned>(s[i++]) - '0');
     if (i == start || value > 255 || (i < s.size() && is(s[i], kDigit))) return false;
     if (!leading_zeros_allowed && i - start > 1 && s[start] == '0') return false;
     out[part] = static_cast<uint8_t>(value);
@@ -497,7 +498,8 @@ UriError parse_tel(std::string_view text, size_t i, UriView& out) {
       const std::string_view name = text.substr(name_start, i - name_start);
       if (name.empty()) return UriError::bad_params;
       if (i >= n || text[i] != '=') {
-        if (iequals(name, "isub") || iequals(name, "ext") || iequals(name, "phone-context")) return UriError::bad_params;
+        if (iequals(name, "isub") || iequals(name, "ext") || iequals(name, "phone-context"))
+          return UriError::bad_params;
         continue;
       }
       const size_t value_start = ++i;

@@ -27,7 +27,7 @@ struct UriView {
   std::string_view user;      // escaped, as written; for tel: the telephone-subscriber number
   std::string_view password;  // escaped, as written
   bool has_password = false;
-  std::string_view host;      // IPv6 without the brackets; empty for tel
+  std::string_view host;  // IPv6 without the brackets; empty for tel
   HostKind host_kind = HostKind::none;
   uint16_t port = 0;
   bool has_port = false;

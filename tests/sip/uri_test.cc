@@ -425,7 +425,7 @@ TEST(UriEqual, Rfc3261NotEquivalentExamples) {
       {"sip:bob@biloxi.com", "sip:bob@biloxi.com;transport=udp"},  // can resolve to other transports
       {"sip:bob@biloxi.com", "sip:bob@biloxi.com:6000;transport=tcp"},
       {"sip:carol@chicago.com", "sip:carol@chicago.com?Subject=next%20meeting"},  // different header component
-      {"sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"},  // even if the name resolves to it
+      {"sip:bob@phone21.boxesbybob.com", "sip:bob@192.0.2.4"},                    // even if the name resolves to it
       // "Note that equality is not transitive": both equal sip:carol@chicago.com, not each other.
       {"sip:carol@chicago.com;security=on", "sip:carol@chicago.com;security=off"},
   };
@@ -526,8 +526,8 @@ TEST(UriRfc4475, Cases) {
   EXPECT_EQ(parse_uri("sip:user@example.com:65536", uri), UriError::bad_port);
   EXPECT_EQ(parse_uri("sip:user@example.com:4294967301", uri), UriError::bad_port);
   // unkscm, novelsc, unksm2: unknown schemes are valid absoluteURIs.
-  for (std::string_view text : {"nobodyKnowsThisScheme:totallyopaquecontent", "soap.beep://192.0.2.103:3002",
-                                "isbn:2983792873"}) {
+  for (std::string_view text :
+       {"nobodyKnowsThisScheme:totallyopaquecontent", "soap.beep://192.0.2.103:3002", "isbn:2983792873"}) {
     ASSERT_EQ(parse_uri(text, uri), UriError::none) << text;
     EXPECT_EQ(uri.scheme, UriScheme::other);
   }
@@ -576,18 +576,75 @@ TEST(UriGuardPage, NoReadPastTheEnd) {
   ASSERT_NE(map, MAP_FAILED);
   auto* base = static_cast<char*>(map);
   ASSERT_EQ(mprotect(base + page, page, PROT_NONE), 0);
-  const std::string_view inputs[] = {
-      "", "s", "sip", "sip:", "sip:a", "sip:a@", "sip:a:", "sip:a:b", "sip:a:b@", "sip:a%", "sip:a%4", "sip:a%41",
-      "sip:alice@atlanta.com", "sip:alice@atlanta.com:", "sip:alice@atlanta.com:5", "sip:alice@atlanta.com:65535",
-      "sip:alice@atlanta.com:65536", "sip:alice@atlanta.com;", "sip:alice@atlanta.com;lr", "sip:h;lr=", "sip:h;lr=%",
-      "sip:h;lr=%4", "sip:h?", "sip:h?a", "sip:h?a=", "sip:h?a=%", "sip:h?a=%4", "sip:h?a=b&", "sip:[", "sip:[:",
-      "sip:[::", "sip:[::1", "sip:[::1]", "sip:[::1]:", "sip:[::1]:5060", "sip:[::1.2.3", "sip:[::1.2.3.4]",
-      "sip:1.2.3", "sip:1.2.3.", "sip:1.2.3.4", "sip:1.2.3.255", "sip:h.", "sip:h-", "sips:%61lice@atlanta.com",
-      "sip:alice;day=tuesday@atlanta.com", "sip:+1-212-555-1212:1234@gateway.com;user=phone",
-      "sip:[::1]:5060;transport=tcp?Replaces=abc%40host%3Bto-tag%3D1", "tel:", "tel:+", "tel:+1", "tel:+1;",
-      "tel:+1;e", "tel:+1;ext", "tel:+1;ext=", "tel:+1;ext=1", "tel:+1;isub=%", "tel:+1;isub=%4", "tel:1",
-      "tel:1;phone-context", "tel:1;phone-context=", "tel:1;phone-context=+", "tel:1;phone-context=+1",
-      "tel:1;phone-context=a.", "tel:+1-201-555-0123", "urn:", "urn:x", "x:", "x", "SIP:ALICE@AtLanTa.CoM"};
+  const std::string_view inputs[] = {"",
+                                     "s",
+                                     "sip",
+                                     "sip:",
+                                     "sip:a",
+                                     "sip:a@",
+                                     "sip:a:",
+                                     "sip:a:b",
+                                     "sip:a:b@",
+                                     "sip:a%",
+                                     "sip:a%4",
+                                     "sip:a%41",
+                                     "sip:alice@atlanta.com",
+                                     "sip:alice@atlanta.com:",
+                                     "sip:alice@atlanta.com:5",
+                                     "sip:alice@atlanta.com:65535",
+                                     "sip:alice@atlanta.com:65536",
+                                     "sip:alice@atlanta.com;",
+                                     "sip:alice@atlanta.com;lr",
+                                     "sip:h;lr=",
+                                     "sip:h;lr=%",
+                                     "sip:h;lr=%4",
+                                     "sip:h?",
+                                     "sip:h?a",
+                                     "sip:h?a=",
+                                     "sip:h?a=%",
+                                     "sip:h?a=%4",
+                                     "sip:h?a=b&",
+                                     "sip:[",
+                                     "sip:[:",
+                                     "sip:[::",
+                                     "sip:[::1",
+                                     "sip:[::1]",
+                                     "sip:[::1]:",
+                                     "sip:[::1]:5060",
+                                     "sip:[::1.2.3",
+                                     "sip:[::1.2.3.4]",
+                                     "sip:1.2.3",
+                                     "sip:1.2.3.",
+                                     "sip:1.2.3.4",
+                                     "sip:1.2.3.255",
+                                     "sip:h.",
+                                     "sip:h-",
+                                     "sips:%61lice@atlanta.com",
+                                     "sip:alice;day=tuesday@atlanta.com",
+                                     "sip:+1-212-555-1212:1234@gateway.com;user=phone",
+                                     "sip:[::1]:5060;transport=tcp?Replaces=abc%40host%3Bto-tag%3D1",
+                                     "tel:",
+                                     "tel:+",
+                                     "tel:+1",
+                                     "tel:+1;",
+                                     "tel:+1;e",
+                                     "tel:+1;ext",
+                                     "tel:+1;ext=",
+                                     "tel:+1;ext=1",
+                                     "tel:+1;isub=%",
+                                     "tel:+1;isub=%4",
+                                     "tel:1",
+                                     "tel:1;phone-context",
+                                     "tel:1;phone-context=",
+                                     "tel:1;phone-context=+",
+                                     "tel:1;phone-context=+1",
+                                     "tel:1;phone-context=a.",
+                                     "tel:+1-201-555-0123",
+                                     "urn:",
+                                     "urn:x",
+                                     "x:",
+                                     "x",
+                                     "SIP:ALICE@AtLanTa.CoM"};
   for (std::string_view input : inputs) {
     char* text = base + page - input.size();
     std::memcpy(text, input.data(), input.size());
