@@ -6,9 +6,10 @@
 //   uri-parameters = *( ";" uri-parameter )     headers = "?" header *( "&" header )
 //   telephone-uri = "tel:" telephone-subscriber  (global "+digits" or local number, with ";" parameters)
 //
-// Contract: parse_uri() never reads outside `text`, allocates nothing, and accepts exactly the grammar above
-// (escaped characters stay escaped in the views; percent_decode() decodes on demand). Schemes compare
-// case-insensitively; `other` schemes (absoluteURI) are kept as scheme + opaque part.
+// Contract: parse_uri() never reads outside `text`, allocates nothing, throws nothing, and accepts exactly the
+// grammar above (escaped characters stay escaped in the views; percent_decode() decodes on demand). Every view
+// in a UriView points into `text`. Schemes compare case-insensitively; `other` schemes are kept as scheme +
+// opaque part. IPv6 references follow the corrected ABNF of RFC 5954 (RFC 3986 IPv6address).
 #pragma once
 
 #include <cstddef>
@@ -47,6 +48,7 @@ enum class UriError : uint8_t {
   bad_params,
   bad_headers,
   bad_tel_number,
+  bad_opaque,  // `other` scheme: empty, or whitespace / control characters after "scheme:"
 };
 std::string_view uri_error_text(UriError e);
 
@@ -57,13 +59,21 @@ UriError parse_uri(std::string_view text, UriView& out);
 // escape or the output does not fit.
 ptrdiff_t percent_decode(std::string_view in, char* out, size_t out_size);
 
+// IPv6address (RFC 3986, as RFC 5954 puts it into SIP), without brackets, into its 16 bytes (network order).
+// Used by uri_equal() to compare hosts by address (RFC 5954 section 4) rather than by text.
+bool parse_ipv6_address(std::string_view text, uint8_t (&out)[16]);
+
 // A URI header value (`?Replaces=...`): the value of the first header named `name`, escaped as written.
 bool find_uri_header(std::string_view headers, std::string_view name, std::string_view& value);
 
 // URI equivalence, RFC 3261 section 19.1.4: user and password compare case-sensitively after unescaping,
-// host and scheme case-insensitively, port present on one side only differs, parameters present on both
-// sides must match (user, ttl, method, maddr, transport must match when present on either side), headers
-// must match. tel URIs compare by number (visual separators ignored) and parameters.
+// host and scheme case-insensitively (IP addresses by value, RFC 5954), port present on one side only
+// differs, parameters present on both sides must match (user, ttl, method, maddr, transport must match when
+// present on either side), headers must match (names case-insensitive, values exact after unescaping). An
+// escaped reserved character is not equal to the same character unescaped ("%3B" is not ";"); any other
+// escape equals its character. Unescaping streams over both sides: no buffer, no length limit. The first of
+// repeated parameter names is the one compared. tel URIs compare by number (visual separators ignored) and
+// parameters (RFC 3966 section 4: same names on both sides); other schemes by scheme and exact opaque part.
 bool uri_equal(const UriView& a, const UriView& b);
 
 }  // namespace parkd::sip
