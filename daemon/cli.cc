@@ -19,7 +19,8 @@ bool parse_number(std::string_view text, T& out) {
 // Flags that take a value; the value is either the next argument or follows '='.
 bool takes_value(std::string_view flag) {
   return flag == "--listen" || flag == "--tenants" || flag == "--shards" || flag == "--data-dir" ||
-         flag == "--log-level";
+         flag == "--log-level" || flag == "--tcp-max-connections" || flag == "--tcp-max-per-source" ||
+         flag == "--tcp-idle-timeout-s";
 }
 
 }  // namespace
@@ -104,6 +105,15 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
       auto level = log::parse_level(value);
       if (!level) return Error{"--log-level " + std::string(value) + ": expected error, warn, info or debug"};
       o.log_level = *level;
+    } else if (flag == "--tcp-max-connections" || flag == "--tcp-max-per-source" || flag == "--tcp-idle-timeout-s") {
+      unsigned max = flag == "--tcp-idle-timeout-s" ? 86400 : 1000000;
+      unsigned v = 0;
+      if (!parse_number(value, v) || v < 1 || v > max)
+        return Error{std::string(flag) + " " + std::string(value) + ": expected a number from 1 to " +
+                     std::to_string(max)};
+      (flag == "--tcp-max-connections"  ? o.tcp_max_connections
+       : flag == "--tcp-max-per-source" ? o.tcp_max_per_source
+                                        : o.tcp_idle_timeout_s) = v;
     } else {
       return Error{"unknown option '" + std::string(arg) + "' (see parkd --help)"};
     }
@@ -127,6 +137,9 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
   --shards N            reactor threads, 1 to 256 (default: one per online CPU)
   --data-dir DIR        keep registrations there across restarts (default: nothing persisted)
   --log-level LEVEL     error, warn, info (default) or debug
+  --tcp-max-connections N   TCP connections per node, split over the shards (default 16384)
+  --tcp-max-per-source N    TCP connections per source address and shard (default 64)
+  --tcp-idle-timeout-s N    close a TCP connection silent this long (default 300)
   --help                this text
   --version             print the version
 

@@ -33,6 +33,11 @@ struct Options {
   unsigned shards = 0;   // 0: one per online CPU
   std::string data_dir;  // empty: nothing persisted
   log::Level log_level = log::Level::info;
+  // TCP limits (SPEC section 1 is silent; see docs/DECISIONS.md). Per shard: a connection belongs to the
+  // shard that accepted it, and each shard counts its own.
+  unsigned tcp_max_connections = 16384;  // per node, split evenly over the shards
+  unsigned tcp_max_per_source = 64;      // per shard and source address
+  unsigned tcp_idle_timeout_s = 300;
   bool help = false;
   bool version = false;
 };

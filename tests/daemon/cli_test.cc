@@ -73,3 +73,21 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace parkd::daemon
+
+namespace parkd::daemon {
+namespace {
+
+TEST(Cli, TcpLimits) {
+  auto o = parse_cli(std::vector<const char*>{"--demo", "--tcp-max-connections", "100", "--tcp-max-per-source=3",
+                                              "--tcp-idle-timeout-s", "9"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_EQ(o->tcp_max_connections, 100u);
+  EXPECT_EQ(o->tcp_max_per_source, 3u);
+  EXPECT_EQ(o->tcp_idle_timeout_s, 9u);
+  auto bad = parse_cli(std::vector<const char*>{"--demo", "--tcp-idle-timeout-s", "0"});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(), "--tcp-idle-timeout-s 0: expected a number from 1 to 86400");
+}
+
+}  // namespace
+}  // namespace parkd::daemon

@@ -286,10 +286,10 @@ TEST(ParserNameAddr, TokenDisplayNameAndErrors) {
 }
 
 TEST(ParserContact, ListStarAndParameters) {
-  auto p = parse(request(
-      "Contact: \"Desk\" <sip:101@192.0.2.10:5062;transport=udp>;expires=120;q=0.7;"
-      "+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\";reg-id=1, sip:101@198.51.100.7\r\n"
-      "m: <sip:101@[2001:db8::7]>;expires=99999999999\r\n"));
+  auto p = parse(
+      request("Contact: \"Desk\" <sip:101@192.0.2.10:5062;transport=udp>;expires=120;q=0.7;"
+              "+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-AABBCCDDEEFF>\";reg-id=1, sip:101@198.51.100.7\r\n"
+              "m: <sip:101@[2001:db8::7]>;expires=99999999999\r\n"));
   ASSERT_EQ(p->result.status, ParseStatus::complete) << reason_phrase(p->result.error);
   const auto& m = *p->view;
   ASSERT_EQ(m.contact_count, 3u);
@@ -380,11 +380,11 @@ TEST(ParserBody, Errors) {
 }
 
 TEST(ParserAuth, DigestCredentialsAndChallenge) {
-  auto p = parse(request(
-      "Authorization: Digest username=\"101\", realm=\"acme.example.com\", nonce=\"abc\",\r\n"
-      " uri=\"sip:acme.example.com\", response=\"0123456789abcdef0123456789abcdef\", algorithm=SHA-256,\r\n"
-      " cnonce=\"0a4f113b\", opaque=\"5ccc\", qop=auth, nc=00000001\r\n"
-      "WWW-Authenticate: Digest realm=\"acme.example.com\", nonce=\"n1\", stale=TRUE, qop=\"auth\"\r\n"));
+  auto p = parse(
+      request("Authorization: Digest username=\"101\", realm=\"acme.example.com\", nonce=\"abc\",\r\n"
+              " uri=\"sip:acme.example.com\", response=\"0123456789abcdef0123456789abcdef\", algorithm=SHA-256,\r\n"
+              " cnonce=\"0a4f113b\", opaque=\"5ccc\", qop=auth, nc=00000001\r\n"
+              "WWW-Authenticate: Digest realm=\"acme.example.com\", nonce=\"n1\", stale=TRUE, qop=\"auth\"\r\n"));
   ASSERT_EQ(p->result.status, ParseStatus::complete) << reason_phrase(p->result.error);
   const auto& a = p->view->authorization;
   EXPECT_TRUE(a.present);
@@ -429,10 +429,10 @@ TEST(ParserRefer, ReferToWithEmbeddedReplacesAndReplacesHeader) {
 }
 
 TEST(ParserRoute, RouteAndRecordRouteLists) {
-  auto p = parse(request(
-      "Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
-      "Route: <sip:p3.example.com;lr>\r\n"
-      "Record-Route: <sip:rr.example.com;lr;ftag=1>\r\n"));
+  auto p =
+      parse(request("Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n"
+                    "Route: <sip:p3.example.com;lr>\r\n"
+                    "Record-Route: <sip:rr.example.com;lr;ftag=1>\r\n"));
   ASSERT_EQ(p->result.status, ParseStatus::complete) << reason_phrase(p->result.error);
   ASSERT_EQ(p->view->route_count, 3u);
   EXPECT_EQ(p->view->routes[1].uri, "sip:p2.example.com;lr");
