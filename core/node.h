@@ -20,7 +20,7 @@ namespace parkd {
 struct NodeConfig {
   std::vector<Endpoint> listen;
   unsigned shards = 1;
-  bool pin = true;  // pin shard i to the i-th CPU the process may run on
+  bool pin = true;    // pin shard i to the i-th CPU the process may run on
   ShardConfig shard;  // template: index, cpu and fds are filled per shard
   int udp_receive_buffer_bytes = 4 * 1024 * 1024;
 };

@@ -36,9 +36,9 @@ struct Inbound {
   std::string_view data;
   Transport transport = Transport::udp;
   Endpoint peer;
-  uint32_t socket = 0;      // UDP: index of the receiving socket; TCP: connection id
-  bool truncated = false;   // UDP datagram larger than a receive buffer (MSG_TRUNC): data is a prefix
-  bool oversize = false;    // TCP message larger than the limit: data is what was buffered
+  uint32_t socket = 0;         // UDP: index of the receiving socket; TCP: connection id
+  bool truncated = false;      // UDP datagram larger than a receive buffer (MSG_TRUNC): data is a prefix
+  bool oversize = false;       // TCP message larger than the limit: data is what was buffered
   bool framing_error = false;  // TCP bytes that cannot be framed: the connection closes after the answer
 };
 
@@ -60,11 +60,11 @@ class Handler {
 
 struct ShardConfig {
   unsigned index = 0;
-  int cpu = -1;  // pin to this CPU; -1: no pinning
+  int cpu = -1;                     // pin to this CPU; -1: no pinning
   std::vector<int> udp_fds;         // owned by the shard from start
   std::vector<int> tcp_listen_fds;  // owned by the shard from start
   unsigned ring_entries = 2048;
-  unsigned receive_buffers = 256;          // power of two
+  unsigned receive_buffers = 256;            // power of two
   unsigned receive_buffer_size = 66 * 1024;  // a whole UDP datagram (65507) plus recvmsg headers
   unsigned send_slots = 4096;
   unsigned send_slot_size = 8192;
@@ -134,7 +134,7 @@ class Shard {
     uint32_t send_tail = 0;
     bool send_in_flight = false;
     bool recv_in_flight = false;
-    bool closing = false;     // close once the send queue is empty
+    bool closing = false;  // close once the send queue is empty
     bool close_submitted = false;
   };
 

@@ -46,7 +46,8 @@ std::string explain_setup_failure(int error, int io_uring_disabled, int seccomp,
     return what + "the sysctl kernel.io_uring_disabled is " + std::to_string(io_uring_disabled) +
            "; run 'sysctl -w kernel.io_uring_disabled=0' as root";
   if (error == ENOSYS)
-    return what + "kernel " + kernel + " has no io_uring (built without CONFIG_IO_URING?); parkd needs Linux 6.0 or later";
+    return what + "kernel " + kernel +
+           " has no io_uring (built without CONFIG_IO_URING?); parkd needs Linux 6.0 or later";
   if ((error == EPERM || error == EACCES) && seccomp > 0)
     return what + "a seccomp filter blocks it (Seccomp mode " + std::to_string(seccomp) +
            "); container runtimes do this by default: allow io_uring_setup, io_uring_enter, io_uring_register";
@@ -63,8 +64,8 @@ Result<Features, std::string> probe() {
   io_uring ring{};
   int r = io_uring_queue_init(4, &ring, 0);
   if (r < 0)
-    return Unexpected{explain_setup_failure(-r, read_int_file("/proc/sys/kernel/io_uring_disabled"), seccomp_mode(),
-                                            f.kernel)};
+    return Unexpected{
+        explain_setup_failure(-r, read_int_file("/proc/sys/kernel/io_uring_disabled"), seccomp_mode(), f.kernel)};
   io_uring_probe* p = io_uring_get_probe_ring(&ring);
   bool ok = p != nullptr && io_uring_opcode_supported(p, IORING_OP_RECVMSG) &&
             io_uring_opcode_supported(p, IORING_OP_SENDMSG) && io_uring_opcode_supported(p, IORING_OP_ACCEPT) &&
