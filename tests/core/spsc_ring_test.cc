@@ -108,7 +108,7 @@ TEST(SpscRing, NoAllocationAfterConstruction) {
 
 // Sanitizer builds run several times slower; the count keeps the test within a few seconds in both.
 #ifdef PARKD_SANITIZE
-constexpr uint64_t kThreadedCount = 2'000'000;
+constexpr uint64_t kThreadedCount = 5'000'000;
 #else
 constexpr uint64_t kThreadedCount = 10'000'000;
 #endif
