@@ -40,7 +40,7 @@
 namespace parkd {
 
 struct WakerCounters {
-  uint64_t wakes_written = 0;  // eventfd writes (system calls) made by producers
+  uint64_t wakes_written = 0;   // eventfd writes (system calls) made by producers
   uint64_t wakes_consumed = 0;  // wakes the consumer found on the eventfd (several writes may count as one)
 };
 

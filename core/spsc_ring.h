@@ -43,10 +43,10 @@ namespace parkd {
 inline constexpr size_t kCacheLineBytes = 64;
 
 struct SpscRingCounters {
-  uint64_t pushes = 0;           // elements pushed
-  uint64_t full_events = 0;      // pushes (or batches) refused or cut short because the ring was full
-  uint64_t max_depth_seen = 0;   // the deepest backlog the consumer found when it re-read tail_: a true depth
-                                 // at that moment, so a lower bound of the true maximum
+  uint64_t pushes = 0;          // elements pushed
+  uint64_t full_events = 0;     // pushes (or batches) refused or cut short because the ring was full
+  uint64_t max_depth_seen = 0;  // the deepest backlog the consumer found when it re-read tail_: a true depth
+                                // at that moment, so a lower bound of the true maximum
 };
 
 template <class T>
