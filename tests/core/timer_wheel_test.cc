@@ -259,7 +259,7 @@ TEST(TimerWheel, OverdueTimersFromCallbacksFireBeforeLaterTimers) {
   TimerWheel wheel(kStart);
   std::vector<Firing> log;
   auto timers = make_recorded(2, wheel, log);
-  // The canceller's callback is reused to schedule a timer in the past from inside a pass.
+  // A callback that schedules another timer in the past from inside a pass.
   struct Scheduler {
     TimerEntry entry{&Scheduler::on_fire};
     TimerWheel* wheel = nullptr;
