@@ -110,6 +110,12 @@ Result<std::unique_ptr<Node>, std::string> Node::create(NodeConfig config, const
     node->bound_.push_back(at);
   }
 
+  auto mesh = MailboxMesh<Mail>::create(n, config.mailbox_capacity);
+  if (!mesh) {
+    close_all();
+    return Unexpected{std::string("cannot create the shards' mailboxes: eventfd: ") + std::strerror(mesh.error())};
+  }
+  node->mailboxes_ = std::move(mesh).value();
   std::vector<int> cpus = allowed_cpus();
   for (unsigned s = 0; s < n; ++s) {
     ShardConfig sc = config.shard;
@@ -117,6 +123,7 @@ Result<std::unique_ptr<Node>, std::string> Node::create(NodeConfig config, const
     sc.cpu = config.pin && !cpus.empty() ? cpus[s % cpus.size()] : -1;
     sc.udp_fds = udp[s];
     sc.tcp_listen_fds = tcp[s];
+    sc.mailboxes = node->mailboxes_.get();
     node->handlers_.push_back(make_handler(s));
     node->shards_.push_back(std::make_unique<Shard>(std::move(sc), *node->handlers_.back()));
   }

@@ -20,8 +20,9 @@ namespace parkd {
 struct NodeConfig {
   std::vector<Endpoint> listen;
   unsigned shards = 1;
-  bool pin = true;    // pin shard i to the i-th CPU the process may run on
-  ShardConfig shard;  // template: index, cpu and fds are filled per shard
+  bool pin = true;                   // pin shard i to the i-th CPU the process may run on
+  ShardConfig shard;                 // template: index, cpu, fds and mailboxes are filled per shard
+  unsigned mailbox_capacity = 4096;  // messages per ordered pair of shards
   int udp_receive_buffer_bytes = 4 * 1024 * 1024;
 };
 
@@ -48,6 +49,7 @@ class Node {
  private:
   Node() = default;
   std::vector<Endpoint> bound_;
+  std::unique_ptr<MailboxMesh<Mail>> mailboxes_;
   std::vector<std::unique_ptr<Handler>> handlers_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::vector<std::thread> threads_;

@@ -41,27 +41,33 @@ Shard::Shard(ShardConfig config, Handler& handler) : config_(std::move(config)),
     slots_[i].next = free_slots_;
     free_slots_ = i + 1;
   }
-  connections_.resize(config_.tcp_connections_max);
-  for (uint32_t i = config_.tcp_connections_max; i > 0; --i) free_connections_.push_back(i - 1);
-  wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  connections_ = std::make_unique<Connection[]>(config_.tcp_connections_max);
+  for (uint32_t i = config_.tcp_connections_max; i > 0; --i) {
+    connections_[i - 1].shard = this;
+    connections_[i - 1].index = i - 1;
+    connections_[i - 1].set_callback(&Shard::on_idle);
+    free_connections_.push_back(i - 1);
+  }
+  waker_ = config_.mailboxes != nullptr ? &config_.mailboxes->waker(config_.index) : &own_waker_;
+  if (config_.mailboxes != nullptr)
+    pending_releases_.reserve(config_.mailboxes->shard_count() * config_.receive_buffers);
 }
 
 Shard::~Shard() {
   for (auto& s : udp_) close(s.fd);
   for (int fd : listeners_) close(fd);
-  for (auto& c : connections_)
-    if (c.fd >= 0) close(c.fd);
+  for (uint32_t i = 0; i < config_.tcp_connections_max; ++i) {
+    timers_.cancel(connections_[i]);
+    if (connections_[i].fd >= 0) close(connections_[i].fd);
+  }
   if (ring_ready_) io_uring_queue_exit(&ring_);
   if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
   if (receive_region_ != nullptr) munmap(receive_region_, receive_region_bytes_);
-  if (wake_fd_ >= 0) close(wake_fd_);
 }
 
 void Shard::stop() {
   stopping_.store(true, std::memory_order_release);
-  uint64_t one = 1;
-  ssize_t ignored = write(wake_fd_, &one, sizeof one);
-  (void)ignored;
+  waker_->wake();
 }
 
 bool Shard::setup_ring(std::string* error) {
@@ -149,7 +155,7 @@ void Shard::arm_accept(uint32_t listener) {
 
 void Shard::arm_wake() {
   io_uring_sqe* e = sqe();
-  io_uring_prep_read(e, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+  io_uring_prep_read(e, waker_->fd(), &wake_value_, sizeof wake_value_, 0);
   io_uring_sqe_set_data64(e, encode(Op::wake, 0));
 }
 
@@ -174,15 +180,30 @@ bool Shard::run(std::string* error) {
   for (uint32_t i = 0; i < udp_.size(); ++i) arm_udp(i);
   for (uint32_t i = 0; i < listeners_.size(); ++i) arm_accept(i);
   arm_wake();
-  now_ms_ = last_sweep_ms_ = monotonic_ms();
+  now_ms_ = monotonic_ms();
+  timers_.advance(now_ms_);
 
   io_uring_cqe* cqes[256];
   while (!stopping_.load(std::memory_order_acquire)) {
     counters_.loop_turns.add();
-    __kernel_timespec timeout{};
-    timeout.tv_sec = 1;  // housekeeping at least once a second
-    io_uring_cqe* first = nullptr;
-    int r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
+    // Sleep until a completion, a mailbox wake-up or the next timer, whichever comes first (core/mailbox.h
+    // explains the prepare / re-check / sleep order that keeps a wake-up from being lost).
+    uint64_t wait_ms = 1000;
+    if (auto next = timers_.next_expiry_ms())
+      wait_ms = *next <= now_ms_ ? 0 : std::min<uint64_t>(*next - now_ms_, 1000);
+    waker_->prepare_to_sleep();
+    bool mail_waiting = config_.mailboxes != nullptr && config_.mailboxes->has_incoming(config_.index);
+    int r = 0;
+    if (mail_waiting || wait_ms == 0) {
+      r = io_uring_submit_and_get_events(&ring_);
+    } else {
+      __kernel_timespec timeout{};
+      timeout.tv_sec = static_cast<long long>(wait_ms / 1000);
+      timeout.tv_nsec = static_cast<long long>(wait_ms % 1000) * 1'000'000;
+      io_uring_cqe* first = nullptr;
+      r = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &timeout, nullptr);
+    }
+    waker_->cancel_sleep();
     if (r < 0 && r != -ETIME && r != -EINTR && r != -EBUSY) {
       *error = "shard " + std::to_string(config_.index) + ": io_uring_submit_and_wait: " + std::strerror(-r);
       return false;
@@ -194,10 +215,11 @@ bool Shard::run(std::string* error) {
       for (unsigned i = 0; i < count; ++i) handle(cqes[i]);
       io_uring_cq_advance(&ring_, count);
     }
+    drain_mailbox();
+    counters_.timers_fired.add(timers_.advance(now_ms_));
     handler_.on_turn_end(*this);
     for (uint32_t i = 0; i < udp_.size(); ++i)
       if (!udp_[i].armed) arm_udp(i);
-    if (now_ms_ - last_sweep_ms_ >= 1000) sweep_idle();
   }
   return true;
 }
@@ -213,10 +235,11 @@ void Shard::handle(io_uring_cqe* cqe) {
     case Op::tcp_send: on_send_done(index, cqe, true); break;
     case Op::accept: on_accept(index, cqe); break;
     case Op::tcp_recv:
-      if (index < connections_.size() && connections_[index].generation == generation) on_tcp_recv(index, cqe);
+      if (index < connection_count() && connections_[index].generation == generation) on_tcp_recv(index, cqe);
       break;
     case Op::tcp_close: break;
     case Op::wake:
+      waker_->consume();
       if (!stopping_.load(std::memory_order_acquire)) arm_wake();
       break;
     case Op::none: break;
@@ -248,9 +271,89 @@ void Shard::on_udp(uint32_t socket, io_uring_cqe* cqe) {
     counters_.udp_datagrams_in.add();
     counters_.udp_bytes_in.add(in.data.size());
     if (in.truncated) counters_.udp_truncated.add();
+    current_buffer_ = bid;
+    current_retained_ = false;
     handler_.on_message(*this, in);
+    current_buffer_ = -1;
+    if (current_retained_) return;  // handed to another shard; it comes back with a release mail
   }
   return_buffer(bid);
+}
+
+bool Shard::forward(unsigned to, const Inbound& in) {
+  if (config_.mailboxes == nullptr || in.transport != Transport::udp || current_buffer_ < 0 || to == config_.index ||
+      to >= config_.mailboxes->shard_count())
+    return false;
+  Mail mail;
+  mail.kind = Mail::Kind::inbound;
+  mail.transport = in.transport;
+  mail.from = static_cast<uint16_t>(config_.index);
+  mail.buffer_id = static_cast<uint16_t>(current_buffer_);
+  mail.socket = in.socket;
+  mail.size = static_cast<uint32_t>(in.data.size());
+  mail.data = in.data.data();
+  mail.peer = in.peer;
+  if (!config_.mailboxes->send(config_.index, to, mail)) {
+    counters_.mailbox_full.add();
+    return false;
+  }
+  current_retained_ = true;
+  return true;
+}
+
+bool Shard::post(unsigned to, Mail mail) {
+  if (config_.mailboxes == nullptr || to == config_.index || to >= config_.mailboxes->shard_count()) return false;
+  mail.kind = Mail::Kind::user;
+  mail.from = static_cast<uint16_t>(config_.index);
+  if (!config_.mailboxes->send(config_.index, to, mail)) {
+    counters_.mailbox_full.add();
+    return false;
+  }
+  return true;
+}
+
+void Shard::drain_mailbox() {
+  if (config_.mailboxes == nullptr) return;
+  size_t sent = 0;
+  while (sent < pending_releases_.size() &&
+         config_.mailboxes->send(config_.index, pending_releases_[sent].owner, pending_releases_[sent].mail))
+    ++sent;
+  pending_releases_.erase(pending_releases_.begin(), pending_releases_.begin() + static_cast<ptrdiff_t>(sent));
+  Mail batch[64];
+  for (;;) {
+    size_t n = config_.mailboxes->receive(config_.index, batch);
+    if (n == 0) return;
+    counters_.mailbox_in.add(n);
+    for (size_t i = 0; i < n; ++i) on_mail(batch[i]);
+  }
+}
+
+void Shard::on_mail(const Mail& mail) {
+  switch (mail.kind) {
+    case Mail::Kind::release_buffer: return_buffer(mail.buffer_id); break;
+    case Mail::Kind::user: handler_.on_mail(*this, mail); break;
+    case Mail::Kind::inbound: {
+      Inbound in;
+      in.data = std::string_view(mail.data, mail.size);
+      in.transport = mail.transport;
+      in.peer = mail.peer;
+      in.socket = mail.socket;  // the same listen address has the same socket index in every shard
+      in.forwarded_from = mail.from;
+      handler_.on_message(*this, in);
+      Mail release;
+      release.kind = Mail::Kind::release_buffer;
+      release.from = static_cast<uint16_t>(config_.index);
+      release.buffer_id = mail.buffer_id;
+      // A release must not be lost (the buffer would leak from the owner's ring) and must not spin (two
+      // shards with full mailboxes to each other would wait forever): what does not fit waits here and is
+      // retried every turn. It is bounded: an owner has at most receive_buffers buffers out.
+      if (!pending_releases_.empty() || !config_.mailboxes->send(config_.index, mail.from, release)) {
+        counters_.mailbox_full.add();
+        pending_releases_.push_back({mail.from, release});
+      }
+      break;
+    }
+  }
 }
 
 OutBuffer Shard::out_buffer() {
@@ -299,7 +402,7 @@ void Shard::reply(const Inbound& in, OutBuffer buffer, uint32_t length) {
 
 Shard::Connection* Shard::connection_from_id(uint32_t id) {
   uint32_t index = id & 0xFFFF;
-  if (index >= connections_.size()) return nullptr;
+  if (index >= connection_count()) return nullptr;
   Connection& c = connections_[index];
   if (c.fd < 0 || (c.generation & 0xFFFF) != (id >> 16)) return nullptr;
   return &c;
@@ -418,6 +521,7 @@ void Shard::on_accept(uint32_t listener, io_uring_cqe* cqe) {
   if (!c.buffer) c.buffer = std::make_unique<char[]>(config_.tcp_message_size_max + 1);
   c.used = 0;
   c.last_activity_ms = now_ms_;
+  timers_.schedule(c, now_ms_ + config_.tcp_idle_timeout_ms);
   c.send_head = c.send_tail = 0;
   c.send_in_flight = c.recv_in_flight = c.closing = c.close_submitted = false;
   int one = 1;
@@ -439,6 +543,7 @@ void Shard::on_tcp_recv(uint32_t index, io_uring_cqe* cqe) {
   counters_.tcp_bytes_in.add(static_cast<uint64_t>(cqe->res));
   c.used += static_cast<uint32_t>(cqe->res);
   c.last_activity_ms = now_ms_;
+  timers_.schedule(c, now_ms_ + config_.tcp_idle_timeout_ms);
   deliver_tcp(index);
   if (!c.closing) arm_tcp_recv(index);
 }
@@ -511,6 +616,7 @@ void Shard::close_connection(uint32_t index) {
   c.send_head = c.send_tail = 0;
   c.send_in_flight = false;
   io_uring_sqe* e = sqe();
+  timers_.cancel(c);
   io_uring_prep_close(e, c.fd);
   io_uring_sqe_set_data64(e, encode(Op::tcp_close, index));
   c.fd = -1;
@@ -522,14 +628,11 @@ void Shard::close_connection(uint32_t index) {
   counters_.tcp_connections.set(counters_.tcp_connections.get() - 1);
 }
 
-void Shard::sweep_idle() {
-  last_sweep_ms_ = now_ms_;
-  for (uint32_t i = 0; i < connections_.size(); ++i) {
-    Connection& c = connections_[i];
-    if (c.fd < 0 || c.closing || now_ms_ - c.last_activity_ms < config_.tcp_idle_timeout_ms) continue;
-    counters_.tcp_idle_closed.add();
-    close_connection_after_send(connection_id(i));
-  }
+void Shard::on_idle(TimerEntry& entry) {
+  auto& c = static_cast<Connection&>(entry);
+  if (c.fd < 0 || c.closing) return;
+  c.shard->counters_.tcp_idle_closed.add();
+  c.shard->close_connection_after_send(c.shard->connection_id(c.index));
 }
 
 }  // namespace parkd

@@ -27,6 +27,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "core/counters.h"
 #include "core/endpoint.h"
+#include "core/mailbox.h"
+#include "core/timer_wheel.h"
 
 namespace parkd {
 
@@ -34,12 +36,28 @@ class Shard;
 
 struct Inbound {
   std::string_view data;
+  int forwarded_from = -1;  // the shard that received it, when it was handed over through the mailbox
   Transport transport = Transport::udp;
   Endpoint peer;
   uint32_t socket = 0;         // UDP: index of the receiving socket; TCP: connection id
   bool truncated = false;      // UDP datagram larger than a receive buffer (MSG_TRUNC): data is a prefix
   bool oversize = false;       // TCP message larger than the limit: data is what was buffered
   bool framing_error = false;  // TCP bytes that cannot be framed: the connection closes after the answer
+};
+
+// What travels between shards (core/mailbox.h): a handed-over datagram (its bytes stay in the receiving
+// shard's buffer until the release comes back), a buffer release, or a message of the layers above.
+struct Mail {
+  enum class Kind : uint8_t { inbound, release_buffer, user };
+  Kind kind = Kind::user;
+  Transport transport = Transport::udp;
+  uint16_t from = 0;       // sending shard
+  uint16_t buffer_id = 0;  // inbound / release_buffer: the receive buffer in the sender's (or owner's) ring
+  uint32_t socket = 0;
+  uint32_t size = 0;
+  const char* data = nullptr;
+  Endpoint peer;
+  uint64_t user = 0;  // user mails: whatever the layers above put there
 };
 
 // How the Handler frames a TCP stream (the SIP parser's complete / incomplete / error).
@@ -56,6 +74,8 @@ class Handler {
   virtual void on_message(Shard& shard, const Inbound& in) = 0;
   // Called once per loop turn after the completions were handled (the place for batched work).
   virtual void on_turn_end(Shard& /*shard*/) {}
+  // A Mail::Kind::user message from another shard.
+  virtual void on_mail(Shard& /*shard*/, const Mail& /*mail*/) {}
 };
 
 struct ShardConfig {
@@ -72,6 +92,7 @@ struct ShardConfig {
   unsigned tcp_connections_per_source_max = 64;
   unsigned tcp_message_size_max = 65535;
   unsigned tcp_idle_timeout_ms = 300'000;
+  MailboxMesh<Mail>* mailboxes = nullptr;  // shared by the node's shards; nullptr: a lone shard
 };
 
 // A buffer to build one outgoing message in (send_slot_size bytes), obtained from the shard.
@@ -101,6 +122,14 @@ class Shard {
   void reply(const Inbound& in, OutBuffer buffer, uint32_t length);
   void close_connection_after_send(uint32_t connection);
 
+  // Hands the UDP datagram being handled (`in`, inside on_message) to shard `to`, without copying it: its
+  // buffer comes back when `to` has handled it. False when it cannot go (TCP, a full mailbox: counted);
+  // the caller then handles it here.
+  bool forward(unsigned to, const Inbound& in);
+  // Sends a Mail::Kind::user message to shard `to`; false when its mailbox is full (counted).
+  bool post(unsigned to, Mail mail);
+
+  TimerWheel& timers() { return timers_; }
   unsigned index() const { return config_.index; }
   const ShardCounters& counters() const { return counters_; }
   uint64_t now_ms() const { return now_ms_; }
@@ -123,7 +152,9 @@ class Shard {
     iovec iov{};
     sockaddr_storage address{};
   };
-  struct Connection {
+  struct Connection : TimerEntry {  // the entry is the idle timer
+    Shard* shard = nullptr;
+    uint32_t index = 0;
     int fd = -1;
     uint32_t generation = 0;
     Endpoint peer;
@@ -146,6 +177,7 @@ class Shard {
   void arm_udp(uint32_t socket);
   void arm_accept(uint32_t listener);
   void arm_wake();
+  unsigned connection_count() const { return config_.tcp_connections_max; }
   void arm_tcp_recv(uint32_t connection);
   void return_buffer(uint16_t bid);
   void handle(io_uring_cqe* cqe);
@@ -157,7 +189,9 @@ class Shard {
   void pump_tcp_send(uint32_t connection);
   void close_connection(uint32_t connection);
   void free_slot(uint32_t slot);
-  void sweep_idle();
+  static void on_idle(TimerEntry& entry);
+  void drain_mailbox();
+  void on_mail(const Mail& mail);
   uint32_t connection_id(uint32_t index) const { return (connections_[index].generation << 16) | index; }
   Connection* connection_from_id(uint32_t id);
 
@@ -165,7 +199,8 @@ class Shard {
   Handler& handler_;
   io_uring ring_{};
   bool ring_ready_ = false;
-  int wake_fd_ = -1;
+  Waker own_waker_;  // used when the shard has no mailboxes
+  Waker* waker_ = nullptr;
   uint64_t wake_value_ = 0;
   std::atomic<bool> stopping_{false};
 
@@ -181,11 +216,19 @@ class Shard {
   std::vector<SendSlot> slots_;
   std::unique_ptr<char[]> slot_memory_;
   uint32_t free_slots_ = 0;  // head of the free list (index + 1)
-  std::vector<Connection> connections_;
+  std::unique_ptr<Connection[]> connections_;
   std::vector<uint32_t> free_connections_;
   absl::flat_hash_map<std::array<uint8_t, 16>, uint32_t> connections_per_source_;
   uint64_t now_ms_ = 0;
-  uint64_t last_sweep_ms_ = 0;
+  TimerWheel timers_{0};
+  // The datagram being handled: forward() keeps its buffer from going back to the ring.
+  int current_buffer_ = -1;
+  struct PendingRelease {
+    uint16_t owner;
+    Mail mail;
+  };
+  std::vector<PendingRelease> pending_releases_;  // reserved at start: owners x receive_buffers
+  bool current_retained_ = false;
   ShardCounters counters_;
 };
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <cstring>
+#include <set>
 #include <string>
 
 #include "core/node.h"
@@ -222,6 +223,68 @@ TEST(ShardTcp, HalfOpenClientIsClosedWhenIdle) {
   EXPECT_EQ(read_some(fd), "") << "closed by the idle sweep within the 5 s read timeout";
   close(fd);
   EXPECT_EQ(r.node->shard(0).counters().tcp_idle_closed.get(), 1u);
+}
+
+}  // namespace
+}  // namespace parkd
+
+namespace parkd {
+namespace {
+
+// Each shard hands every datagram it receives to the other shard, which answers it: the answer must arrive,
+// and the receive buffers must come back to their owner (more datagrams than buffers pass through).
+class ForwardingHandler : public Handler {
+ public:
+  Frame frame(std::string_view) override { return {Frame::error, 0}; }
+  void on_message(Shard& shard, const Inbound& in) override {
+    if (in.forwarded_from < 0) {
+      if (shard.forward(1 - shard.index(), in)) return;
+      not_forwarded.fetch_add(1);
+    } else {
+      forwarded.fetch_add(1);
+    }
+    std::string reply = "from shard " + std::to_string(shard.index()) + ": " + std::string(in.data);
+    OutBuffer out = shard.out_buffer();
+    std::memcpy(out.data, reply.data(), reply.size());
+    shard.reply(in, out, static_cast<uint32_t>(reply.size()));
+  }
+  static std::atomic<int> forwarded;
+  static std::atomic<int> not_forwarded;
+};
+std::atomic<int> ForwardingHandler::forwarded{0};
+std::atomic<int> ForwardingHandler::not_forwarded{0};
+
+TEST(ShardMailbox, DatagramsHandedToTheOtherShardWithoutCopyAndBuffersReturn) {
+  NodeConfig config;
+  Endpoint local;
+  ASSERT_TRUE(parse_endpoint("127.0.0.1:0", local));
+  config.listen = {local};
+  config.shards = 2;
+  config.pin = false;
+  config.shard.receive_buffers = 8;  // 200 datagrams must recycle every buffer many times
+  auto node = Node::create(config, [](unsigned) { return std::make_unique<ForwardingHandler>(); });
+  ASSERT_TRUE(node.ok()) << node.error();
+  (*node)->start();
+  constexpr int count = 200;
+  int answered = 0;
+  std::set<std::string> answering_shards;
+  for (int i = 0; i < count; ++i) {
+    int fd = client_socket(SOCK_DGRAM, (*node)->bound()[0]);  // new source port: either shard may receive
+    std::string msg = "m" + std::to_string(i);
+    ASSERT_EQ(send(fd, msg.data(), msg.size(), 0), static_cast<ssize_t>(msg.size()));
+    std::string reply = read_some(fd);
+    close(fd);
+    if (reply.size() > msg.size() && reply.substr(reply.size() - msg.size()) == msg) ++answered;
+    answering_shards.insert(reply.substr(0, 12));
+  }
+  (*node)->stop();
+  EXPECT_EQ((*node)->wait(), "");
+  EXPECT_EQ(answered, count);
+  EXPECT_EQ(ForwardingHandler::forwarded.load(), count);
+  EXPECT_EQ(ForwardingHandler::not_forwarded.load(), 0);
+  EXPECT_EQ(answering_shards.size(), 2u) << "both shards received some and forwarded them to the other";
+  EXPECT_EQ((*node)->shard(0).counters().udp_no_buffers.get() + (*node)->shard(1).counters().udp_no_buffers.get(), 0u)
+      << "every forwarded buffer came back to its ring";
 }
 
 }  // namespace
