@@ -55,8 +55,9 @@ struct Message {
 
 std::string_view error_text(parkd::sip::ParseError error) {
   switch (error) {
-#define PARKD_SIP_ERROR(id, text) \
-  case parkd::sip::ParseError::id: return text;
+#define PARKD_SIP_ERROR(id, text)  \
+  case parkd::sip::ParseError::id: \
+    return text;
 #include "sip/errors.def"
 #undef PARKD_SIP_ERROR
   }
@@ -204,13 +205,11 @@ int main(int argc, char** argv) {
   for (const Message& message : messages) {
     benchmark::RegisterBenchmark(("parkd/" + message.name).c_str(), bench_parkd, &message)
         ->Unit(benchmark::kNanosecond);
-    benchmark::RegisterBenchmark(("osip2/" + message.name).c_str(), bench_osip, &message)
-        ->Unit(benchmark::kNanosecond);
-    benchmark::RegisterBenchmark(("scan/" + message.name).c_str(), bench_scan, &message)
-        ->Unit(benchmark::kNanosecond);
+    benchmark::RegisterBenchmark(("osip2/" + message.name).c_str(), bench_osip, &message)->Unit(benchmark::kNanosecond);
+    benchmark::RegisterBenchmark(("scan/" + message.name).c_str(), bench_scan, &message)->Unit(benchmark::kNanosecond);
   }
-  benchmark::AddCustomContext("parkd_parser", fake_parser ? "FAKE PARSER (bench/internal/fake_parse.cc)"
-                                                          : "sip/parser.cc");
+  benchmark::AddCustomContext("parkd_parser",
+                              fake_parser ? "FAKE PARSER (bench/internal/fake_parse.cc)" : "sip/parser.cc");
   benchmark::AddCustomContext("messages_dir", PARKD_BENCH_MESSAGES_DIR);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
