@@ -94,17 +94,20 @@ bool next_element(std::string_view& rest, std::string_view& element, bool& bad) 
     skip_lws(rest);
   }
   if (rest.empty()) return false;
-  size_t i = 0;
+  const char* const begin = rest.data();
+  const char* const end = begin + rest.size();
+  const char* p = begin;
   bool in_quotes = false;
   bool in_angle = false;
-  for (; i < rest.size(); ++i) {
-    char c = rest[i];
+  // Jump from delimiter to delimiter ('"', '\\', '<', '>', ','); everything between them is plain text.
+  for (p = internal::find_list_delimiter(p, end); p < end; p = internal::find_list_delimiter(p, end)) {
+    char c = *p;
     if (in_quotes) {
       if (c == '\\') {
-        ++i;
-      } else if (c == '"') {
-        in_quotes = false;
+        p += end - p >= 2 ? 2 : 1;  // quoted-pair
+        continue;
       }
+      if (c == '"') in_quotes = false;
     } else if (c == '"') {
       in_quotes = true;
     } else if (c == '<') {
@@ -114,11 +117,13 @@ bool next_element(std::string_view& rest, std::string_view& element, bool& bad) 
     } else if (c == ',' && !in_angle) {
       break;
     }
+    ++p;
   }
-  if (in_quotes || in_angle || i > rest.size()) {
+  if (in_quotes || in_angle) {
     bad = true;
     return false;
   }
+  const auto i = static_cast<size_t>(p - begin);
   element = trim(rest.substr(0, i));
   rest.remove_prefix(i < rest.size() ? i + 1 : rest.size());
   return true;

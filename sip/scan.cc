@@ -45,6 +45,33 @@ __attribute__((target("avx2"))) const char* find_stop_avx2(const char* p, const 
 }
 
 namespace {
+inline bool is_list_delimiter(char c) { return c == '"' || c == '\\' || c == '<' || c == '>' || c == ','; }
+}  // namespace
+
+const char* find_list_delimiter_scalar(const char* p, const char* end) {
+  while (p < end && !is_list_delimiter(*p)) ++p;
+  return p;
+}
+
+const char* find_list_delimiter(const char* p, const char* end) {
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  const __m128i open = _mm_set1_epi8('<');
+  const __m128i close = _mm_set1_epi8('>');
+  const __m128i comma = _mm_set1_epi8(',');
+  while (end - p >= 16) {
+    __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, open), _mm_cmpeq_epi8(v, close)), _mm_cmpeq_epi8(v, comma)));
+    auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+  return find_list_delimiter_scalar(p, end);
+}
+
+namespace {
 FindStopFn choose() { return cpu::features().avx2 ? find_stop_avx2 : find_stop_sse2; }
 }  // namespace
 

@@ -23,4 +23,9 @@ inline const char* find_stop(const char* p, const char* end) { return find_stop_
 
 inline bool is_stop_byte(unsigned char c) { return c < 0x20 || c == 0x7F; }
 
+// The bytes that structure a comma-separated header list: '"', '\\', '<', '>' and ','. Returns the first one
+// in [p, end), or `end`. SSE2 (the x86-64 baseline), reading only whole 16-byte blocks inside the range.
+const char* find_list_delimiter(const char* p, const char* end);
+const char* find_list_delimiter_scalar(const char* p, const char* end);
+
 }  // namespace parkd::sip::internal
