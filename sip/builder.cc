@@ -355,7 +355,7 @@ Result<size_t, BuildError> MessageWriter::finish() {
       fail(BuildError::bad_state);
     }
   }
-  if (error_ != BuildError::none) return Unexpected(error_);
+  if (error_ != BuildError::none) return Unexpected{error_};
   return size_;
 }
 

@@ -71,7 +71,8 @@ class LineCursor {
       pos_ = nl != nullptr ? stop + 1 : body_.size();
       size_t content_end = stop;
       bool crlf = false;
-      if (content_end > begin && body_[content_end - 1] == '\r') {
+      // CR counts only as part of CRLF: a CR at the very end of the body, with no LF, is a stray byte.
+      if (nl != nullptr && content_end > begin && body_[content_end - 1] == '\r') {
         --content_end;
         crlf = true;
       }
@@ -236,7 +237,7 @@ class Out {
     put(std::string_view(digits, static_cast<size_t>(result.ptr - digits)));
   }
   Result<size_t, SdpError> result() const {
-    if (overflow_) return Unexpected(SdpError::output_too_small);
+    if (overflow_) return Unexpected{SdpError::output_too_small};
     return size_;
   }
 
@@ -352,7 +353,7 @@ SdpError parse_sdp(std::string_view body, SdpView& out) {
 Result<size_t, SdpError> sdp_with_audio_direction(std::string_view body, SdpDirection direction,
                                                   std::span<char> out_buffer) {
   SdpView view;
-  if (SdpError error = parse_sdp(body, view); error != SdpError::none) return Unexpected(error);
+  if (SdpError error = parse_sdp(body, view); error != SdpError::none) return Unexpected{error};
   auto section_begin = static_cast<size_t>(view.audio.section.data() - body.data());
   size_t section_end = section_begin + view.audio.section.size();
 
@@ -400,8 +401,8 @@ Result<size_t, SdpError> sdp_with_audio_direction(std::string_view body, SdpDire
 
 Result<size_t, SdpError> sdp_with_version_bump(std::string_view body, std::span<char> out_buffer) {
   SdpView view;
-  if (SdpError error = parse_sdp(body, view); error != SdpError::none) return Unexpected(error);
-  if (view.origin.session_version == UINT64_MAX) return Unexpected(SdpError::version_overflow);
+  if (SdpError error = parse_sdp(body, view); error != SdpError::none) return Unexpected{error};
+  if (view.origin.session_version == UINT64_MAX) return Unexpected{SdpError::version_overflow};
   auto at = static_cast<size_t>(view.origin.session_version_text.data() - body.data());
   Out out(out_buffer);
   out.put(body.substr(0, at));
@@ -412,9 +413,9 @@ Result<size_t, SdpError> sdp_with_version_bump(std::string_view body, std::span<
 
 Result<size_t, SdpError> write_hold_sdp(const HoldSdpParams& params, std::span<char> out_buffer) {
   // The address goes into o= and c= as one field: it must be a non-empty run of visible characters.
-  if (params.address.empty()) return Unexpected(SdpError::bad_argument);
+  if (params.address.empty()) return Unexpected{SdpError::bad_argument};
   for (char c : params.address)
-    if (c <= ' ' || c > '~') return Unexpected(SdpError::bad_argument);
+    if (c <= ' ' || c > '~') return Unexpected{SdpError::bad_argument};
   std::string_view addr_type = params.address.find(':') != std::string_view::npos ? "IP6" : "IP4";
   Out out(out_buffer);
   out.put("v=0\r\no=parkd ");
