@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <string_view>
 
@@ -92,7 +93,16 @@ class MessageWriter {
   // Content-Length: 20 digits CRLF CRLF, reserved before a body written in place.
   static constexpr size_t body_reserve = sizeof("Content-Length: ") - 1 + 20 + 4;
 
-  void put(std::string_view text);
+  // Inline so that the many short constant pieces (": ", "\r\n") become plain stores.
+  void put(std::string_view text) {
+    if (error_ != BuildError::none || text.empty()) return;
+    if (text.size() > capacity_ - size_) {
+      error_ = BuildError::overflow;
+      return;
+    }
+    std::memcpy(data_ + size_, text.data(), text.size());
+    size_ += text.size();
+  }
   void put_int(uint64_t value);
   void put_value(std::string_view value);
   void put_content_length(uint64_t length);
