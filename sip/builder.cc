@@ -57,8 +57,7 @@ bool is_safe_value(std::string_view value) {
   for (size_t i = 0; i < value.size(); ++i) {
     if (value[i] == '\n') return false;  // a bare LF, or one not preceded by the CR handled below
     if (value[i] == '\r') {
-      if (i + 2 >= value.size() || value[i + 1] != '\n' || (value[i + 2] != ' ' && value[i + 2] != '\t'))
-        return false;
+      if (i + 2 >= value.size() || value[i + 1] != '\n' || (value[i + 2] != ' ' && value[i + 2] != '\t')) return false;
       i += 2;
     }
   }
@@ -93,8 +92,7 @@ bool view_inside(std::string_view inner, std::string_view outer) {
 // The response's top Via (RFC 3261 section 18.2.1, RFC 3581 section 4): `received` when the source address
 // differs from the sent-by host or the client asked for rport; `rport` given the source port when asked.
 // The first Via header may hold several via-parms: only the first one (vias[0]) changes.
-void write_top_via(const HeaderView& header, const ViaView& via, const ResponseSource& source,
-                   MessageWriter& writer) {
+void write_top_via(const HeaderView& header, const ViaView& via, const ResponseSource& source, MessageWriter& writer) {
   std::string_view value = header.value;
   std::string_view raw = via.raw;
   bool add_received = via.has_rport || !iequals(via.host, source.address);
@@ -413,8 +411,8 @@ void build_response(const MessageView& request, uint16_t code, std::string_view 
 }
 
 void build_request(const RequestParams& params, MessageWriter& writer) {
-  if (params.via_host.empty() || params.branch_suffix.empty() || params.from_tag.empty() ||
-      params.call_id.empty() || !is_token(params.via_transport))
+  if (params.via_host.empty() || params.branch_suffix.empty() || params.from_tag.empty() || params.call_id.empty() ||
+      !is_token(params.via_transport))
     return writer.fail(BuildError::bad_value);
   writer.start_request(params.method, params.request_uri);
 

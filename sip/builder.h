@@ -139,18 +139,18 @@ struct RequestParams {
   std::string_view method;       // "INVITE"; see method_name()
   std::string_view request_uri;  // the remote target
   std::string_view via_transport = "UDP";
-  std::string_view via_host;     // parkd's address; an IPv6 address is bracketed if it is not already
-  uint16_t via_port = 0;         // 0: no port in sent-by
+  std::string_view via_host;       // parkd's address; an IPv6 address is bracketed if it is not already
+  uint16_t via_port = 0;           // 0: no port in sent-by
   std::string_view branch_suffix;  // the branch is "z9hG4bK" + this; see write_token()
   bool via_rport = true;           // ask for RFC 3581 symmetric responses
   std::string_view from;           // name-addr or addr-spec, without the tag
   std::string_view from_tag;       // required
   std::string_view to;
-  std::string_view to_tag;         // empty: none
+  std::string_view to_tag;  // empty: none
   std::string_view call_id;
   uint32_t cseq = 1;
   std::span<const std::string_view> route_set;  // each one name-addr ("<sip:p1.example.com;lr>"), in order
-  std::string_view contact;        // empty: no Contact (BYE, CANCEL)
+  std::string_view contact;                     // empty: no Contact (BYE, CANCEL)
   uint32_t max_forwards = 70;
 };
 
@@ -162,11 +162,21 @@ void build_request(const RequestParams& params, MessageWriter& writer);
 // The headers that belong to one leg's dialog or transaction, or that the writer computes; a B2BUA copying
 // headers from one leg to the other skips these (copy_headers(from, dialog_headers, writer)).
 inline constexpr std::array<HeaderId, 16> dialog_headers = {
-    HeaderId::via,           HeaderId::from,          HeaderId::to,
-    HeaderId::call_id,       HeaderId::cseq,          HeaderId::max_forwards,
-    HeaderId::contact,       HeaderId::route,         HeaderId::record_route,
-    HeaderId::content_length, HeaderId::content_type, HeaderId::authorization,
-    HeaderId::proxy_authorization, HeaderId::www_authenticate, HeaderId::proxy_authenticate,
+    HeaderId::via,
+    HeaderId::from,
+    HeaderId::to,
+    HeaderId::call_id,
+    HeaderId::cseq,
+    HeaderId::max_forwards,
+    HeaderId::contact,
+    HeaderId::route,
+    HeaderId::record_route,
+    HeaderId::content_length,
+    HeaderId::content_type,
+    HeaderId::authorization,
+    HeaderId::proxy_authorization,
+    HeaderId::www_authenticate,
+    HeaderId::proxy_authenticate,
     HeaderId::authentication_info,
 };
 

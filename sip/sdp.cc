@@ -135,9 +135,8 @@ bool parse_origin(std::string_view value, SdpOrigin& out) {
   Fields fields(value);
   SdpOrigin origin;
   origin.raw = value;
-  if (!fields.next(origin.username) || !fields.next(origin.session_id) ||
-      !fields.next(origin.session_version_text) || !fields.next(origin.net_type) ||
-      !fields.next(origin.addr_type) || !fields.next(origin.address) || !fields.done())
+  if (!fields.next(origin.username) || !fields.next(origin.session_id) || !fields.next(origin.session_version_text) ||
+      !fields.next(origin.net_type) || !fields.next(origin.addr_type) || !fields.next(origin.address) || !fields.done())
     return false;
   if (!is_digits(origin.session_id)) return false;
   if (!parse_number<uint64_t>(origin.session_version_text, UINT64_MAX, origin.session_version)) return false;
@@ -277,8 +276,8 @@ SdpError parse_sdp(std::string_view body, SdpView& out) {
   if (trim_trailing_spaces(line.value) != "0") return SdpError::bad_version;
 
   bool has_origin = false;
-  bool in_media = false;         // past the first m= line
-  bool in_audio = false;         // inside the section of the audio stream we report
+  bool in_media = false;  // past the first m= line
+  bool in_audio = false;  // inside the section of the audio stream we report
   bool has_audio = false;
   size_t audio_begin = 0;
   size_t audio_end = 0;

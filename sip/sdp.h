@@ -28,22 +28,22 @@
 namespace parkd::sip {
 
 // PARKD_SDP_ERROR(id, "text"): the one list of SDP faults; the text reads well after "488 " or in a log.
-#define PARKD_SDP_ERRORS(PARKD_SDP_ERROR)                                  \
-  PARKD_SDP_ERROR(none, "OK")                                              \
-  PARKD_SDP_ERROR(empty, "Empty SDP")                                      \
-  PARKD_SDP_ERROR(bad_line, "Malformed SDP line")                          \
-  PARKD_SDP_ERROR(missing_version, "SDP does not start with v=")           \
-  PARKD_SDP_ERROR(bad_version, "Unsupported SDP version")                  \
-  PARKD_SDP_ERROR(missing_origin, "Missing SDP o= line")                   \
-  PARKD_SDP_ERROR(duplicate_origin, "Duplicate SDP o= line")               \
-  PARKD_SDP_ERROR(bad_origin, "Malformed SDP o= line")                     \
-  PARKD_SDP_ERROR(bad_connection, "Malformed SDP c= line")                 \
-  PARKD_SDP_ERROR(duplicate_connection, "Duplicate SDP c= line")           \
+#define PARKD_SDP_ERRORS(PARKD_SDP_ERROR)                                    \
+  PARKD_SDP_ERROR(none, "OK")                                                \
+  PARKD_SDP_ERROR(empty, "Empty SDP")                                        \
+  PARKD_SDP_ERROR(bad_line, "Malformed SDP line")                            \
+  PARKD_SDP_ERROR(missing_version, "SDP does not start with v=")             \
+  PARKD_SDP_ERROR(bad_version, "Unsupported SDP version")                    \
+  PARKD_SDP_ERROR(missing_origin, "Missing SDP o= line")                     \
+  PARKD_SDP_ERROR(duplicate_origin, "Duplicate SDP o= line")                 \
+  PARKD_SDP_ERROR(bad_origin, "Malformed SDP o= line")                       \
+  PARKD_SDP_ERROR(bad_connection, "Malformed SDP c= line")                   \
+  PARKD_SDP_ERROR(duplicate_connection, "Duplicate SDP c= line")             \
   PARKD_SDP_ERROR(missing_connection, "No SDP c= line for the audio stream") \
-  PARKD_SDP_ERROR(bad_media, "Malformed SDP m= line")                      \
-  PARKD_SDP_ERROR(no_audio, "No audio stream in SDP")                      \
-  PARKD_SDP_ERROR(version_overflow, "SDP origin version cannot be bumped") \
-  PARKD_SDP_ERROR(bad_argument, "Invalid SDP writer argument")             \
+  PARKD_SDP_ERROR(bad_media, "Malformed SDP m= line")                        \
+  PARKD_SDP_ERROR(no_audio, "No audio stream in SDP")                        \
+  PARKD_SDP_ERROR(version_overflow, "SDP origin version cannot be bumped")   \
+  PARKD_SDP_ERROR(bad_argument, "Invalid SDP writer argument")               \
   PARKD_SDP_ERROR(output_too_small, "SDP output buffer too small")
 
 enum class SdpError : uint8_t {
@@ -65,8 +65,8 @@ struct SdpConnection {
   std::string_view net_type;   // "IN"
   std::string_view addr_type;  // "IP4" or "IP6" (other values are refused: bad_connection)
   bool ipv6 = false;
-  std::string_view address;    // without a multicast "/ttl[/count]" suffix
-  std::string_view raw;        // the whole value after "c="
+  std::string_view address;  // without a multicast "/ttl[/count]" suffix
+  std::string_view raw;      // the whole value after "c="
 };
 
 // o=<username> <sess-id> <sess-version> <nettype> <addrtype> <unicast-address>
@@ -98,8 +98,8 @@ struct SdpMedia {
   SdpConnection connection;  // media-level c=, present only when the section has one
   bool has_direction = false;
   SdpDirection direction = SdpDirection::sendrecv;  // media-level attribute, when has_direction
-  uint32_t index = 0;          // 0 for the first m= line of the body
-  std::string_view section;    // from the "m=" to the end of the media section (its last line ending included)
+  uint32_t index = 0;                               // 0 for the first m= line of the body
+  std::string_view section;  // from the "m=" to the end of the media section (its last line ending included)
 };
 
 struct SdpView {
@@ -132,8 +132,7 @@ SdpError parse_sdp(std::string_view body, SdpView& out);
 // the new line ends like the m= line does (CRLF or LF). A session-level direction is left alone (the
 // media-level one overrides it). Returns the size written. Parses `body` first: its errors are returned.
 // Remember RFC 3264 section 8: a changed offer also needs sdp_with_version_bump().
-Result<size_t, SdpError> sdp_with_audio_direction(std::string_view body, SdpDirection direction,
-                                                  std::span<char> out);
+Result<size_t, SdpError> sdp_with_audio_direction(std::string_view body, SdpDirection direction, std::span<char> out);
 
 // Writes `body` with the o= sess-version increased by one, everything else unchanged. version_overflow when
 // it is already 2^64-1.

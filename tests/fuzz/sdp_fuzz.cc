@@ -29,9 +29,9 @@ bool inside(std::string_view part, std::string_view whole) {
 void check_views(const SdpView& view, std::string_view in) {
   for (std::string_view part :
        {view.origin.username, view.origin.session_id, view.origin.session_version_text, view.origin.net_type,
-        view.origin.addr_type, view.origin.address, view.origin.raw, view.session_name,
-        view.session_connection.address, view.session_connection.raw, view.audio.media, view.audio.proto,
-        view.audio.section, view.audio.connection.address, view.audio.connection.raw})
+        view.origin.addr_type, view.origin.address, view.origin.raw, view.session_name, view.session_connection.address,
+        view.session_connection.raw, view.audio.media, view.audio.proto, view.audio.section,
+        view.audio.connection.address, view.audio.connection.raw})
     check(inside(part, in));
   check(view.audio.format_count <= parkd::sip::sdp_format_count_max);
   check(view.audio_connection().present);

@@ -69,8 +69,9 @@ FakeRequest make_invite() {
   m.method_text = r.find("INVITE");
   m.request_uri = r.find("sip:bob@acme.example.com");
   r.add_header(HeaderId::via, "Via", "SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKnashds8;rport");
-  r.add_header(HeaderId::via, "v",
-               "SIP/2.0/UDP proxy.example.com;branch=z9hG4bK77ef4c2312983.1, SIP/2.0/TCP p2.example.com;branch=z9hG4bK2");
+  r.add_header(
+      HeaderId::via, "v",
+      "SIP/2.0/UDP proxy.example.com;branch=z9hG4bK77ef4c2312983.1, SIP/2.0/TCP p2.example.com;branch=z9hG4bK2");
   r.add_header(HeaderId::max_forwards, "Max-Forwards", "70");
   r.add_header(HeaderId::to, "To", "Bob <sip:bob@acme.example.com>");
   r.add_header(HeaderId::from, "From", "\"Alice\" <sip:alice@acme.example.com>;tag=1928301774");
@@ -182,7 +183,8 @@ TEST(BuildResponse, KeepsViaOrderAndValues) {
   std::string text = response(*invite.view, 486, "x");
   size_t first = text.find("Via: SIP/2.0/UDP 192.0.2.10:5060;branch=z9hG4bKnashds8;rport\r\n");
   size_t second = text.find(
-      "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bK77ef4c2312983.1, SIP/2.0/TCP p2.example.com;branch=z9hG4bK2\r\n");
+      "Via: SIP/2.0/UDP proxy.example.com;branch=z9hG4bK77ef4c2312983.1, SIP/2.0/TCP "
+      "p2.example.com;branch=z9hG4bK2\r\n");
   ASSERT_NE(first, std::string::npos) << text;
   ASSERT_NE(second, std::string::npos) << text;
   EXPECT_LT(first, second);
@@ -227,11 +229,13 @@ TEST(BuildResponse, ReceivedAndRportInTheTopViaOnly) {
 
 TEST(BuildResponse, ReceivedWithoutRportOnlyWhenTheHostDiffers) {
   FakeRequest request;
-  request.text = "Via: SIP/2.0/UDP 10.0.0.1:5060 ;branch=z9hG4bK1;received=1.1.1.1;x=\"a b\", SIP/2.0/UDP p;branch=z9hG4bK2";
+  request.text =
+      "Via: SIP/2.0/UDP 10.0.0.1:5060 ;branch=z9hG4bK1;received=1.1.1.1;x=\"a b\", SIP/2.0/UDP p;branch=z9hG4bK2";
   request.view->is_request = true;
   request.view->method = Method::options;
-  request.add_header(HeaderId::via, "Via",
-                     "SIP/2.0/UDP 10.0.0.1:5060 ;branch=z9hG4bK1;received=1.1.1.1;x=\"a b\", SIP/2.0/UDP p;branch=z9hG4bK2");
+  request.add_header(
+      HeaderId::via, "Via",
+      "SIP/2.0/UDP 10.0.0.1:5060 ;branch=z9hG4bK1;received=1.1.1.1;x=\"a b\", SIP/2.0/UDP p;branch=z9hG4bK2");
   request.add_via("SIP/2.0/UDP 10.0.0.1:5060 ;branch=z9hG4bK1;received=1.1.1.1;x=\"a b\"", "10.0.0.1", false);
   std::string same = response(*request.view, 200, "t", ResponseSource{"10.0.0.1", 5060});
   EXPECT_NE(same.find("Via: SIP/2.0/UDP 10.0.0.1:5060 ;branch=z9hG4bK1;received=1.1.1.1;x=\"a b\", SIP/2.0/UDP "
@@ -306,9 +310,10 @@ TEST(MessageWriter, BodyWrittenInPlace) {
   writer.end_body(*sdp);
   auto size = writer.finish();
   ASSERT_TRUE(size);
-  std::string expected = "INVITE sip:103@10.0.0.5:5062 SIP/2.0\r\nCall-ID: x\r\nContent-Type: application/sdp\r\n"
-                         "Content-Length: " +
-                         std::to_string(body.size()) + "\r\n\r\n" + body;
+  std::string expected =
+      "INVITE sip:103@10.0.0.5:5062 SIP/2.0\r\nCall-ID: x\r\nContent-Type: application/sdp\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   EXPECT_EQ(std::string_view(buffer.data(), *size), expected);
 }
 
@@ -333,8 +338,8 @@ TEST(MessageWriter, HeaderFormsAndNumbers) {
 
 TEST(MessageWriter, RefusesValuesThatBreakFraming) {
   std::array<char, 512> buffer{};
-  for (std::string_view value : {std::string_view("a\r\nX-Evil: 1"), std::string_view("a\nb"),
-                                 std::string_view("a\rb"), std::string_view("a\r\n"), std::string_view("a\r\n\r\n")}) {
+  for (std::string_view value : {std::string_view("a\r\nX-Evil: 1"), std::string_view("a\nb"), std::string_view("a\rb"),
+                                 std::string_view("a\r\n"), std::string_view("a\r\n\r\n")}) {
     MessageWriter writer(buffer);
     writer.start_response(200);
     writer.header(HeaderId::subject, value);
@@ -498,9 +503,9 @@ TEST(BuildRequest, MissingMandatoryPartsAreRefused) {
     build_request(params, writer);
     EXPECT_TRUE(writer.finish());
   }
-  for (std::string_view RequestParams::*field : {&RequestParams::via_host, &RequestParams::branch_suffix,
-                                                 &RequestParams::from_tag, &RequestParams::call_id,
-                                                 &RequestParams::method, &RequestParams::request_uri}) {
+  for (std::string_view RequestParams::*field :
+       {&RequestParams::via_host, &RequestParams::branch_suffix, &RequestParams::from_tag, &RequestParams::call_id,
+        &RequestParams::method, &RequestParams::request_uri}) {
     RequestParams broken = params;
     broken.*field = {};
     MessageWriter writer(buffer);

@@ -256,7 +256,8 @@ INSTANTIATE_TEST_SUITE_P(
                 SdpError::duplicate_connection},
         BadCase{"no_media", "v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 h\r\n", SdpError::no_audio},
         BadCase{"video_only", "v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 h\r\nm=video 1 RTP/AVP 96\r\n", SdpError::no_audio},
-        BadCase{"media_no_format", "v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 h\r\nm=audio 1 RTP/AVP\r\n", SdpError::bad_media},
+        BadCase{"media_no_format", "v=0\r\no=- 1 1 IN IP4 h\r\nc=IN IP4 h\r\nm=audio 1 RTP/AVP\r\n",
+                SdpError::bad_media},
         BadCase{"media_port_text", "v=0\r\no=- 1 1 IN IP4 h\r\nm=audio x RTP/AVP 0\r\n", SdpError::bad_media},
         BadCase{"media_port_too_big", "v=0\r\no=- 1 1 IN IP4 h\r\nm=audio 65536 RTP/AVP 0\r\n", SdpError::bad_media},
         BadCase{"media_port_count_zero", "v=0\r\no=- 1 1 IN IP4 h\r\nm=audio 1/0 RTP/AVP 0\r\n", SdpError::bad_media},
@@ -302,8 +303,9 @@ TEST(SdpDirectionWriter, KeepsBareLineFeedsAndEndsAnUnterminatedLastLine) {
             "v=0\no=- 1 1 IN IP4 h\nc=IN IP4 h\nm=audio 1 RTP/AVP 0\na=sendonly\n");
   EXPECT_EQ(with_direction("v=0\no=- 1 1 IN IP4 h\nc=IN IP4 h\nm=audio 1 RTP/AVP 0\na=x", SdpDirection::inactive),
             "v=0\no=- 1 1 IN IP4 h\nc=IN IP4 h\nm=audio 1 RTP/AVP 0\na=x\na=inactive\n");
-  EXPECT_EQ(with_direction("v=0\no=- 1 1 IN IP4 h\nc=IN IP4 h\nm=audio 1 RTP/AVP 0\na=sendrecv", SdpDirection::inactive),
-            "v=0\no=- 1 1 IN IP4 h\nc=IN IP4 h\nm=audio 1 RTP/AVP 0\na=inactive");
+  EXPECT_EQ(
+      with_direction("v=0\no=- 1 1 IN IP4 h\nc=IN IP4 h\nm=audio 1 RTP/AVP 0\na=sendrecv", SdpDirection::inactive),
+      "v=0\no=- 1 1 IN IP4 h\nc=IN IP4 h\nm=audio 1 RTP/AVP 0\na=inactive");
 }
 
 TEST(SdpDirectionWriter, LeavesTheSessionLevelAttributeAndOverridesIt) {
@@ -350,7 +352,8 @@ TEST(SdpVersionBump, IncrementsOnlyTheVersion) {
 
   auto carry = sdp_with_version_bump("v=0\r\no=- 5 99 IN IP4 h\r\nc=IN IP4 h\r\nm=audio 1 RTP/AVP 0\r\n", buffer);
   ASSERT_TRUE(carry);
-  EXPECT_EQ(std::string_view(buffer.data(), *carry), "v=0\r\no=- 5 100 IN IP4 h\r\nc=IN IP4 h\r\nm=audio 1 RTP/AVP 0\r\n");
+  EXPECT_EQ(std::string_view(buffer.data(), *carry),
+            "v=0\r\no=- 5 100 IN IP4 h\r\nc=IN IP4 h\r\nm=audio 1 RTP/AVP 0\r\n");
 }
 
 TEST(SdpVersionBump, RefusesOverflowAndSmallBuffers) {
@@ -369,7 +372,10 @@ TEST(SdpVersionBump, RefusesOverflowAndSmallBuffers) {
 
 TEST(SdpHold, WritesParkdsOwnSdp) {
   std::array<char, 1024> buffer{};
-  auto result = write_hold_sdp({.session_id = 42, .session_version = 7, .address = "203.0.113.5", .port = 30000,
+  auto result = write_hold_sdp({.session_id = 42,
+                                .session_version = 7,
+                                .address = "203.0.113.5",
+                                .port = 30000,
                                 .direction = SdpDirection::sendonly},
                                buffer);
   ASSERT_TRUE(result);
@@ -395,9 +401,12 @@ TEST(SdpHold, WritesParkdsOwnSdp) {
 
 TEST(SdpHold, Ipv6AndInactive) {
   std::array<char, 1024> buffer{};
-  auto result = write_hold_sdp(
-      {.session_id = 1, .session_version = 2, .address = "2001:db8::5", .port = 4000, .direction = SdpDirection::inactive},
-      buffer);
+  auto result = write_hold_sdp({.session_id = 1,
+                                .session_version = 2,
+                                .address = "2001:db8::5",
+                                .port = 4000,
+                                .direction = SdpDirection::inactive},
+                               buffer);
   ASSERT_TRUE(result);
   SdpView view = parse_ok(std::string_view(buffer.data(), *result));
   EXPECT_TRUE(view.audio_connection().ipv6);
@@ -428,7 +437,8 @@ TEST(SdpGuardPage, EveryPrefixParsesWithoutOverRead) {
   std::array<char, 2048> out{};
   std::string bodies[] = {
       std::string(phone_offer),
-      "v=0\no=- 1 1 IN IP6 ::1\ns=-\nm=video 1 RTP/AVP 96\nc=IN IP6 ::2\nm=audio 1/2 RTP/SAVP 0 8\nc=IN IP6 ::3\na=recvonly",
+      "v=0\no=- 1 1 IN IP6 ::1\ns=-\nm=video 1 RTP/AVP 96\nc=IN IP6 ::2\nm=audio 1/2 RTP/SAVP 0 8\nc=IN IP6 "
+      "::3\na=recvonly",
   };
   for (const std::string& body : bodies) {
     for (size_t size = 0; size <= body.size(); ++size) {
