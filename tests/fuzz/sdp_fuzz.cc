@@ -2,7 +2,9 @@
 // against the parser (differential: what the writer claims to have changed is what a re-parse sees).
 //
 //   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/sdp_fuzz.cc sip/sdp.cc \
-//     -o /tmp/sdp_fuzz && /tmp/sdp_fuzz -dict=tests/fuzz/sdp.dict tests/fuzz/corpus/sdp
+//     -o /tmp/sdp_fuzz && mkdir -p /tmp/sdp_corpus && /tmp/sdp_fuzz -dict=tests/fuzz/sdp.dict /tmp/sdp_corpus \
+//     tests/fuzz/corpus/sdp
+// (libFuzzer adds what it finds to the first directory: a scratch one keeps the seed corpus small.)
 #include <array>
 #include <cstddef>
 #include <cstdint>
