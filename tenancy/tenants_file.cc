@@ -274,8 +274,11 @@ class Loader {
     error_.reason = std::move(reason);
     return false;
   }
+  // `at` is nullptr, or at the end of the input, when the input ran out.
   bool fail_json(simdjson::error_code code, const char* at) {
     if (code == simdjson::UTF8_ERROR) return fail_at_byte(first_invalid_utf8(input_), json_error_reason(code));
+    bool at_end = at == nullptr || at >= input_.data() + input_.size();
+    if (at_end && code == simdjson::TAPE_ERROR) code = simdjson::INCOMPLETE_ARRAY_OR_OBJECT;
     return fail(at, json_error_reason(code));
   }
   // Where the iterator stopped: the position of a syntax error found while iterating; the end of the input
@@ -292,8 +295,20 @@ class Loader {
   bool expect_type(od::value& value, od::json_type wanted, const std::string& message) {
     od::json_type type{};
     if (auto error = value.type().get(type)) return fail_json(error, position(value));
-    if (type != wanted) return fail(position(value), message);
-    return true;
+    if (type == wanted) return true;
+    // A malformed literal or number is a syntax error, which says more than "expected a string".
+    const char* at = position(value);
+    if (type == od::json_type::boolean) {
+      bool ignored = false;
+      if (value.get_bool().get(ignored) != simdjson::SUCCESS) return fail_json(simdjson::T_ATOM_ERROR, at);
+    } else if (type == od::json_type::null) {
+      bool is_null = false;
+      if (value.is_null().get(is_null) != simdjson::SUCCESS || !is_null) return fail_json(simdjson::N_ATOM_ERROR, at);
+    } else if (type == od::json_type::number) {
+      od::number_type ignored{};
+      if (auto error = value.get_number_type().get(ignored)) return fail_json(error, at);
+    }
+    return fail(at, message);
   }
 
   bool string_value(od::value& value, std::string_view key, std::string_view& out) {
