@@ -5,11 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <simdjson.h>
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
-#include <simdjson.h>
 #include <utility>
 #include <vector>
 
@@ -206,8 +206,8 @@ class Ha1Hasher {
   }
 
  private:
-  bool digest(EVP_MD* md, std::string_view number, std::string_view realm, std::string_view password,
-              uint8_t* out, size_t out_size) {
+  bool digest(EVP_MD* md, std::string_view number, std::string_view realm, std::string_view password, uint8_t* out,
+              size_t out_size) {
     unsigned int length = 0;
     bool ok = EVP_DigestInit_ex2(context_, md, nullptr) == 1 &&
               EVP_DigestUpdate(context_, number.data(), number.size()) == 1 &&
@@ -292,7 +292,9 @@ class Loader {
   // --- typed values: each checks the JSON type first so a wrong type is named, not a generic JSON error.
   static const char* position(od::value& value) { return value.raw_json_token().data(); }
 
-  bool expect_type(od::value& value, od::json_type wanted, const std::string& message) {
+  // The message, built only on failure (this runs for every value of a million-extension file), is
+  // "expected <expected> '<key>'", or "expected <expected>" when key is empty.
+  bool expect_type(od::value& value, od::json_type wanted, std::string_view expected, std::string_view key) {
     od::json_type type{};
     if (auto error = value.type().get(type)) return fail_json(error, position(value));
     if (type == wanted) return true;
@@ -308,26 +310,28 @@ class Loader {
       od::number_type ignored{};
       if (auto error = value.get_number_type().get(ignored)) return fail_json(error, at);
     }
-    return fail(at, message);
+    return fail(at, "expected " + std::string(expected) + (key.empty() ? "" : " " + quote(key)));
   }
 
   bool string_value(od::value& value, std::string_view key, std::string_view& out) {
-    if (!expect_type(value, od::json_type::string, "expected a string for " + quote(key))) return false;
+    if (!expect_type(value, od::json_type::string, "a string for", key)) return false;
     if (auto error = value.get_string().get(out)) return fail_json(error, position(value));
     return true;
   }
 
   bool integer_value(od::value& value, std::string_view key, int64_t min, int64_t max, uint32_t& out) {
     const char* at = position(value);
-    std::string range = quote(key) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
-    if (!expect_type(value, od::json_type::number, "expected an integer for " + quote(key))) return false;
+    auto range = [&] {
+      return quote(key) + " must be an integer from " + std::to_string(min) + " to " + std::to_string(max);
+    };
+    if (!expect_type(value, od::json_type::number, "an integer for", key)) return false;
     od::number_type number_type{};
     if (auto error = value.get_number_type().get(number_type)) return fail_json(error, at);
     if (number_type == od::number_type::floating_point_number) return fail(at, "expected an integer for " + quote(key));
-    if (number_type == od::number_type::unsigned_integer) return fail(at, range);
+    if (number_type == od::number_type::unsigned_integer) return fail(at, range());
     int64_t number = 0;
     if (auto error = value.get_int64().get(number)) return fail_json(error, at);
-    if (number < min || number > max) return fail(at, range);
+    if (number < min || number > max) return fail(at, range());
     out = static_cast<uint32_t>(number);
     return true;
   }
@@ -335,9 +339,9 @@ class Loader {
   // Calls on_field(key index, key position, value) for each field of an object, after refusing unknown and
   // repeated keys.
   template <size_t N, class OnField>
-  bool fields(od::value& value, const std::string& type_message, std::string_view where,
+  bool fields(od::value& value, std::string_view expected, std::string_view expected_key, std::string_view where,
               const std::array<std::string_view, N>& keys, OnField&& on_field) {
-    if (!expect_type(value, od::json_type::object, type_message)) return false;
+    if (!expect_type(value, od::json_type::object, expected, expected_key)) return false;
     od::object object;
     if (auto error = value.get_object().get(object)) return fail_json(error, position(value));
     uint32_t seen = 0;
@@ -358,12 +362,12 @@ class Loader {
 
   template <class OnElement>
   bool elements(od::value& value, std::string_view key, OnElement&& on_element) {
-    if (!expect_type(value, od::json_type::array, "expected an array for " + quote(key))) return false;
+    if (!expect_type(value, od::json_type::array, "an array for", key)) return false;
     od::array array;
     if (auto error = value.get_array().get(array)) return fail_json(error, position(value));
     for (auto element_result : array) {
       od::value element;
-      if (auto error = std::move(element_result).get(element)) return fail_json(error, current());
+      if (auto error = element_result.get(element)) return fail_json(error, current());
       if (!on_element(element)) return false;
     }
     return true;
@@ -412,7 +416,7 @@ bool Loader::load(simdjson::padded_string_view padded) {
     return fail_json(error, root_at);
   }
   bool has_tenants = false;
-  bool ok = fields(root, "expected an object at the top level", "at the top level", root_keys,
+  bool ok = fields(root, "an object at the top level", "", "at the top level", root_keys,
                    [&](size_t, const char*, od::value& tenants) {
                      has_tenants = true;
                      return elements(tenants, "tenants", [&](od::value& element) { return tenant(element); });
@@ -435,47 +439,44 @@ bool Loader::tenant(od::value& value) {
   record.retrieve_code = FeatureCode::from(default_retrieve_code);
   pending_passwords_.clear();
   uint32_t seen = 0;
-  bool ok = fields(value, "expected an object in 'tenants'", "in tenant", tenant_keys,
-                   [&](size_t key, const char*, od::value& field) {
-                     seen |= 1U << key;
-                     const char* value_at = position(field);
-                     std::string_view text;
-                     switch (key) {
-                       case tenant_name:
-                         if (!string_value(field, "name", text)) return false;
-                         if (text.empty()) return fail(value_at, "'name' must not be empty");
-                         if (text.size() > tenant_name_length_max)
-                           return fail(value_at, "'name' must be at most 128 bytes");
-                         if (has_control_character(text))
-                           return fail(value_at, "'name' must not contain control characters");
-                         return store(value_at, text, config_.last_tenant().name);
-                       case tenant_domain: {
-                         if (!string_value(field, "domain", text)) return false;
-                         if (!valid_domain(text))
-                           return fail(value_at, quote(text) +
-                                                     " is not a valid domain (a host name: letters, digits, "
-                                                     "'-' and '.')");
-                         if (auto other = config_.find_tenant(text))
-                           return fail(value_at, "domain " + quote(text) + " is already used by tenant " +
-                                                     quote(other->name()));
-                         std::string lowercase(text);
-                         std::transform(lowercase.begin(), lowercase.end(), lowercase.begin(), to_lower);
-                         ArenaRef domain;
-                         ArenaRef key_ref;
-                         if (!store(value_at, text, domain) || !store(value_at, lowercase, key_ref)) return false;
-                         if (!config_.claim_domain(domain, key_ref))
-                           return fail(value_at, "domain " + quote(text) + " is already used");
-                         return true;
-                       }
-                       case tenant_feature_codes: return feature_codes(field, config_.last_tenant());
-                       case tenant_park: return park(field, config_.last_tenant().park);
-                       case tenant_extensions:
-                         return elements(field, "extensions", [&](od::value& element) {
-                           return extension(element, index, (seen & (1U << tenant_domain)) != 0);
-                         });
-                       default: return false;
-                     }
-                   });
+  bool ok = fields(
+      value, "an object in", "tenants", "in tenant", tenant_keys, [&](size_t key, const char*, od::value& field) {
+        seen |= 1U << key;
+        const char* value_at = position(field);
+        std::string_view text;
+        switch (key) {
+          case tenant_name:
+            if (!string_value(field, "name", text)) return false;
+            if (text.empty()) return fail(value_at, "'name' must not be empty");
+            if (text.size() > tenant_name_length_max) return fail(value_at, "'name' must be at most 128 bytes");
+            if (has_control_character(text)) return fail(value_at, "'name' must not contain control characters");
+            return store(value_at, text, config_.last_tenant().name);
+          case tenant_domain: {
+            if (!string_value(field, "domain", text)) return false;
+            if (!valid_domain(text))
+              return fail(value_at, quote(text) +
+                                        " is not a valid domain (a host name: letters, digits, "
+                                        "'-' and '.')");
+            if (auto other = config_.find_tenant(text))
+              return fail(value_at, "domain " + quote(text) + " is already used by tenant " + quote(other->name()));
+            std::string lowercase(text);
+            std::transform(lowercase.begin(), lowercase.end(), lowercase.begin(), to_lower);
+            ArenaRef domain;
+            ArenaRef key_ref;
+            if (!store(value_at, text, domain) || !store(value_at, lowercase, key_ref)) return false;
+            if (!config_.claim_domain(domain, key_ref))
+              return fail(value_at, "domain " + quote(text) + " is already used");
+            return true;
+          }
+          case tenant_feature_codes: return feature_codes(field, config_.last_tenant());
+          case tenant_park: return park(field, config_.last_tenant().park);
+          case tenant_extensions:
+            return elements(field, "extensions", [&](od::value& element) {
+              return extension(element, index, (seen & (1U << tenant_domain)) != 0);
+            });
+          default: return false;
+        }
+      });
   if (!ok) return false;
   if ((seen & (1U << tenant_name)) == 0) return fail(at, "missing 'name' in tenant");
   if ((seen & (1U << tenant_domain)) == 0) return fail(at, "missing 'domain' in tenant");
@@ -496,7 +497,7 @@ bool Loader::feature_codes(od::value& value, Tenant& tenant) {
   // Positions of the codes given, to point at the later one when the pair clashes.
   const char* park_at = nullptr;
   const char* retrieve_at = nullptr;
-  bool ok = fields(value, "expected an object for 'feature_codes'", "in 'feature_codes'", feature_code_keys,
+  bool ok = fields(value, "an object for", "feature_codes", "in 'feature_codes'", feature_code_keys,
                    [&](size_t key, const char*, od::value& field) {
                      const char* at = position(field);
                      std::string_view code;
@@ -524,23 +525,22 @@ bool Loader::feature_codes(od::value& value, Tenant& tenant) {
 bool Loader::park(od::value& value, ParkSettings& park) {
   const char* recall_after_at = nullptr;
   const char* max_park_at = nullptr;
-  bool ok = fields(value, "expected an object for 'park'", "in 'park'", park_keys,
-                   [&](size_t key, const char*, od::value& field) {
-                     const char* at = position(field);
-                     switch (key) {
-                       case park_recall_after_s:
-                         recall_after_at = at;
-                         return integer_value(field, park_keys[key], 1, 86400, park.recall_after_s);
-                       case park_recall_ring_s:
-                         return integer_value(field, park_keys[key], 1, 600, park.recall_ring_s);
-                       case park_max_park_s:
-                         max_park_at = at;
-                         return integer_value(field, park_keys[key], 1, 86400, park.max_park_s);
-                       case park_max_parked_per_extension:
-                         return integer_value(field, park_keys[key], 1, 100, park.max_parked_per_extension);
-                       default: return false;
-                     }
-                   });
+  bool ok =
+      fields(value, "an object for", "park", "in 'park'", park_keys, [&](size_t key, const char*, od::value& field) {
+        const char* at = position(field);
+        switch (key) {
+          case park_recall_after_s:
+            recall_after_at = at;
+            return integer_value(field, park_keys[key], 1, 86400, park.recall_after_s);
+          case park_recall_ring_s: return integer_value(field, park_keys[key], 1, 600, park.recall_ring_s);
+          case park_max_park_s:
+            max_park_at = at;
+            return integer_value(field, park_keys[key], 1, 86400, park.max_park_s);
+          case park_max_parked_per_extension:
+            return integer_value(field, park_keys[key], 1, 100, park.max_parked_per_extension);
+          default: return false;
+        }
+      });
   if (!ok) return false;
   if (park.max_park_s < park.recall_after_s) {
     return fail(max_park_at != nullptr ? max_park_at : recall_after_at,
@@ -558,7 +558,7 @@ bool Loader::extension(od::value& value, uint32_t tenant_index, bool realm_known
   const char* number_at = nullptr;
   std::string_view number;
   std::string password;
-  bool ok = fields(value, "expected an object in 'extensions'", "in extension", extension_keys,
+  bool ok = fields(value, "an object in", "extensions", "in extension", extension_keys,
                    [&](size_t key, const char* key_at, od::value& field) {
                      if ((key == extension_password && (seen & (1U << extension_ha1)) != 0) ||
                          (key == extension_ha1 && (seen & (1U << extension_password)) != 0))
@@ -588,7 +588,8 @@ bool Loader::extension(od::value& value, uint32_t tenant_index, bool realm_known
                              !std::all_of(text.begin(), text.end(), [](char c) { return hex_value(c) >= 0; }))
                            return fail(value_at, "'ha1' must be 32 hex digits (MD5 of number:domain:password)");
                          for (size_t i = 0; i < record.ha1_md5.size(); ++i)
-                           record.ha1_md5[i] = static_cast<uint8_t>(hex_value(text[2 * i]) * 16 + hex_value(text[2 * i + 1]));
+                           record.ha1_md5[i] =
+                               static_cast<uint8_t>(hex_value(text[2 * i]) * 16 + hex_value(text[2 * i + 1]));
                          return true;
                        case extension_display_name: {
                          if (text.size() > display_name_length_max)
@@ -655,9 +656,7 @@ Result<TenantsConfigPtr, LoadError> parse_tenants(std::string_view json, std::st
 }
 
 Result<TenantsConfigPtr, LoadError> load_tenants_file(const std::string& path, const LoadOptions& options) {
-  auto fail = [&](std::string reason) {
-    return Unexpected{LoadError{.file = path, .reason = std::move(reason)}};
-  };
+  auto fail = [&](std::string reason) { return Unexpected{LoadError{.file = path, .reason = std::move(reason)}}; };
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(std::string("cannot open: ") + std::strerror(errno));
   struct FdCloser {

@@ -73,18 +73,16 @@ std::optional<std::string> Process::wait_for_line(const std::string& needle, std
   return wait_for(out_, needle, timeout);
 }
 
-std::optional<std::string> Process::wait_for_error_line(const std::string& needle,
-                                                        std::chrono::milliseconds timeout) {
+std::optional<std::string> Process::wait_for_error_line(const std::string& needle, std::chrono::milliseconds timeout) {
   return wait_for(err_, needle, timeout);
 }
 
 std::optional<std::string> Process::wait_for(Stream& watched, const std::string& needle,
-                                              std::chrono::milliseconds timeout) {
+                                             std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   for (;;) {
     // Look for a complete line containing the needle in what has arrived.
-    for (size_t eol; (eol = watched.text.find('\n', watched.scanned)) != std::string::npos;
-         watched.scanned = eol + 1) {
+    for (size_t eol; (eol = watched.text.find('\n', watched.scanned)) != std::string::npos; watched.scanned = eol + 1) {
       std::string line = watched.text.substr(watched.scanned, eol - watched.scanned);
       if (line.find(needle) != std::string::npos) {
         watched.scanned = eol + 1;
