@@ -54,10 +54,10 @@ Process::Process(const std::string& program, const std::vector<std::string>& arg
   }
   close(out_pipe[1]);
   close(err_pipe[1]);
-  out_fd_ = out_pipe[0];
-  err_fd_ = err_pipe[0];
-  fcntl(out_fd_, F_SETFL, O_NONBLOCK);
-  fcntl(err_fd_, F_SETFL, O_NONBLOCK);
+  out_.fd = out_pipe[0];
+  err_.fd = err_pipe[0];
+  fcntl(out_.fd, F_SETFL, O_NONBLOCK);
+  fcntl(err_.fd, F_SETFL, O_NONBLOCK);
 }
 
 Process::~Process() {
@@ -65,26 +65,37 @@ Process::~Process() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
-  if (out_fd_ >= 0) close(out_fd_);
-  if (err_fd_ >= 0) close(err_fd_);
+  if (out_.fd >= 0) close(out_.fd);
+  if (err_.fd >= 0) close(err_.fd);
 }
 
 std::optional<std::string> Process::wait_for_line(const std::string& needle, std::chrono::milliseconds timeout) {
+  return wait_for(out_, needle, timeout);
+}
+
+std::optional<std::string> Process::wait_for_error_line(const std::string& needle, std::chrono::milliseconds timeout) {
+  return wait_for(err_, needle, timeout);
+}
+
+std::optional<std::string> Process::wait_for(Stream& watched, const std::string& needle,
+                                             std::chrono::milliseconds timeout) {
   auto deadline = Clock::now() + timeout;
   for (;;) {
     // Look for a complete line containing the needle in what has arrived.
-    for (size_t eol; (eol = out_.find('\n', scanned_)) != std::string::npos; scanned_ = eol + 1) {
-      std::string line = out_.substr(scanned_, eol - scanned_);
+    for (size_t eol; (eol = watched.text.find('\n', watched.scanned)) != std::string::npos; watched.scanned = eol + 1) {
+      std::string line = watched.text.substr(watched.scanned, eol - watched.scanned);
       if (line.find(needle) != std::string::npos) {
-        scanned_ = eol + 1;
+        watched.scanned = eol + 1;
         return line;
       }
     }
-    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    if (watched.eof) return std::nullopt;
+    // Both pipes are read so the child never blocks on the one not watched; a closed pipe leaves the poll set.
+    pollfd fds[2] = {{out_.eof ? -1 : out_.fd, POLLIN, 0}, {err_.eof ? -1 : err_.fd, POLLIN, 0}};
     int ready = poll(fds, 2, remaining_ms(deadline));
     if (ready <= 0) return std::nullopt;
-    if (fds[1].revents != 0) drain(err_fd_, err_);
-    if (fds[0].revents != 0 && !drain(out_fd_, out_)) return std::nullopt;
+    if (fds[0].revents != 0 && !drain(out_.fd, out_.text)) out_.eof = true;
+    if (fds[1].revents != 0 && !drain(err_.fd, err_.text)) err_.eof = true;
   }
 }
 
@@ -99,27 +110,27 @@ int Process::wait_exit(std::chrono::milliseconds timeout) {
     pid_t r = waitpid(pid_, &status, WNOHANG);
     if (r == pid_) {
       pid_ = -1;
-      while (drain(out_fd_, out_)) {
+      while (drain(out_.fd, out_.text)) {
       }
-      while (drain(err_fd_, err_)) {
+      while (drain(err_.fd, err_.text)) {
       }
       return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     }
     if (remaining_ms(deadline) == 0) return -1;
     // Keep the pipes drained so a chatty child cannot block on a full pipe; poll doubles as the wait.
-    pollfd fds[2] = {{out_fd_, POLLIN, 0}, {err_fd_, POLLIN, 0}};
+    pollfd fds[2] = {{out_.fd, POLLIN, 0}, {err_.fd, POLLIN, 0}};
     int ready = poll(fds, 2, std::min(remaining_ms(deadline), 10));
     if (ready > 0) {
-      if (fds[0].revents != 0) drain(out_fd_, out_);
-      if (fds[1].revents != 0) drain(err_fd_, err_);
+      if (fds[0].revents != 0) drain(out_.fd, out_.text);
+      if (fds[1].revents != 0) drain(err_.fd, err_.text);
     }
   }
 }
 
 std::string Process::stderr_text() {
-  while (drain(err_fd_, err_)) {
+  while (drain(err_.fd, err_.text)) {
   }
-  return err_;
+  return err_.text;
 }
 
 RunResult run(const std::string& program, const std::vector<std::string>& args, std::chrono::milliseconds timeout) {

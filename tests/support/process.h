@@ -20,20 +20,27 @@ class Process {
 
   // Reads stdout until a line containing `needle` arrives; returns that line, or nullopt on EOF or timeout.
   std::optional<std::string> wait_for_line(const std::string& needle, std::chrono::milliseconds timeout);
+  // The same for stderr (the log), with its own read position.
+  std::optional<std::string> wait_for_error_line(const std::string& needle, std::chrono::milliseconds timeout);
   void send_signal(int signal_number);
   // Waits for the exit; returns the exit status, or -1 on timeout, 128+N when killed by signal N.
   int wait_exit(std::chrono::milliseconds timeout);
   // Everything read from stdout so far / all of stderr (after the exit).
-  const std::string& stdout_text() const { return out_; }
+  const std::string& stdout_text() const { return out_.text; }
   std::string stderr_text();
 
  private:
+  struct Stream {
+    int fd = -1;
+    std::string text;
+    size_t scanned = 0;  // lines before this offset have been matched against
+    bool eof = false;
+  };
+  std::optional<std::string> wait_for(Stream& watched, const std::string& needle, std::chrono::milliseconds timeout);
+
   pid_t pid_ = -1;
-  int out_fd_ = -1;
-  int err_fd_ = -1;
-  std::string out_;
-  std::string err_;
-  size_t scanned_ = 0;
+  Stream out_;
+  Stream err_;
 };
 
 // Runs a program to completion (bounded), returns {exit status, stdout, stderr}.
