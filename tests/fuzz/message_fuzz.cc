@@ -99,7 +99,8 @@ void check_complete(const MessageView& m, const ParseResult& r, std::string_view
   for (uint32_t i = 0; i < m.record_route_count; ++i) b.name_addr(m.record_routes[i], "record_route");
   b.inside(m.body, "body");
   if (m.has_content_length && m.body.size() != m.content_length) fail("body size != Content-Length", "body");
-  if (!m.body.empty() && m.body.data() + m.body.size() != in.data() + r.consumed) fail("body does not end the message", "body");
+  if (!m.body.empty() && m.body.data() + m.body.size() != in.data() + r.consumed)
+    fail("body does not end the message", "body");
   // The query helpers walk header values again; they must stay inside too (ASan checks the reads).
   (void)m.has_option_tag(HeaderId::require, "100rel");
   (void)m.first_unsupported(HeaderId::require, {"replaces"});
@@ -111,20 +112,18 @@ void run(std::string_view in, Transport transport) {
   static MessageView m;  // large (fixed arrays): not on the stack
   const ParseResult r = parse_message(in, transport, m);
   switch (r.status) {
-    case ParseStatus::complete:
-      check_complete(m, r, in);
-      break;
+    case ParseStatus::complete: check_complete(m, r, in); break;
     case ParseStatus::incomplete:
       if (transport != Transport::tcp) fail("incomplete on UDP", "status");
       if (r.bytes_needed < 1) fail("incomplete needs 0 bytes", "bytes_needed");
-      if (in.size() + r.bytes_needed > 2u * message_size_max) fail("asks for more than a message can hold", "bytes_needed");
+      if (in.size() + r.bytes_needed > 2u * message_size_max)
+        fail("asks for more than a message can hold", "bytes_needed");
       break;
     case ParseStatus::error:
       if (r.error == ParseError::none) fail("error without a fault", "error");
       if (reason_phrase(r.error).empty()) fail("error without a reason phrase", "error");
       break;
-    default:
-      fail("unknown status", "status");
+    default: fail("unknown status", "status");
   }
 }
 

@@ -63,6 +63,11 @@ class GuardedBuffer {
   size_t size_ = 0;
 };
 
+// A whole message with bare LF line ends whose body is shorter than its Content-Length.
+constexpr char bare_lf_message[] =
+    "INVITE sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\nTo: <sip:a@b>\n"
+    "Call-ID: c\nCSeq: 1 INVITE\nContent-Length: 4\n\nab";
+
 // Inputs that end inside one rule of the grammar; with every prefix of each, the parser meets the end of its
 // input at every point of that rule.
 const char* const rule_edges[] = {
@@ -87,8 +92,7 @@ const char* const rule_edges[] = {
     "INVITE sip:a@b SIP/2.0\r\nRefer-To: <sip:a@b?Replaces=x%40y",
     "INVITE sip:a@b SIP/2.0\r\nSubject: folded\r\n\t",
     "INVITE sip:a@b SIP/2.0\r\nSubject: folded\r\n \r\n",
-    "INVITE sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:a@b>;tag=1\nTo: <sip:a@b>\n"
-    "Call-ID: c\nCSeq: 1 INVITE\nContent-Length: 4\n\nab",
+    bare_lf_message,
     "\r\n\r\nOPTIONS sip:a@b SIP/2.0\r\n\r\n",
 };
 
@@ -141,10 +145,11 @@ void scanners_agree(const std::string& name, std::string_view data) {
   const char* end = in.data() + in.size();
   auto check = [&](const char* p, const char* e) {
     const char* want = internal::find_stop_scalar(p, e);
-    ASSERT_EQ(internal::find_stop_sse2(p, e), want) << name << " [" << (p - in.data()) << ", " << (e - in.data()) << ")";
+    ASSERT_EQ(internal::find_stop_sse2(p, e), want)
+        << name << " [" << (p - in.data()) << ", " << (e - in.data()) << ")";
     if (avx2) {
-      ASSERT_EQ(internal::find_stop_avx2(p, e), want) << name << " [" << (p - in.data()) << ", " << (e - in.data())
-                                                      << ")";
+      ASSERT_EQ(internal::find_stop_avx2(p, e), want)
+          << name << " [" << (p - in.data()) << ", " << (e - in.data()) << ")";
     }
     ASSERT_EQ(internal::find_stop(p, e), want) << name;
   };

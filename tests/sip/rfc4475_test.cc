@@ -25,8 +25,8 @@ struct Case {
   const char* name;
   Transport transport;
   ParseStatus status;
-  ParseError error;   // when status == error
-  Check check;        // when status == complete; may be nullptr
+  ParseError error;  // when status == error
+  Check check;       // when status == complete; may be nullptr
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name << (c.transport == Transport::udp ? "/udp" : "/tcp"); }
@@ -397,9 +397,7 @@ TEST_P(Rfc4475, ParserAnswer) {
       EXPECT_EQ(r.error, c.error) << "got \"" << reason_phrase(r.error) << "\", want \"" << reason_phrase(c.error)
                                   << "\"";
       break;
-    case ParseStatus::incomplete:
-      EXPECT_GE(r.bytes_needed, 1u);
-      break;
+    case ParseStatus::incomplete: EXPECT_GE(r.bytes_needed, 1u); break;
     case ParseStatus::complete:
       EXPECT_LE(r.consumed, in.size());
       if (c.check != nullptr) c.check(*m, r, in);
