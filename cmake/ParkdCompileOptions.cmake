@@ -27,6 +27,15 @@ target_link_options(parkd_sanitizers INTERFACE
   $<$<CONFIG:Sanitize>:-fsanitize=address,undefined -fno-sanitize-recover=all>)
 target_compile_definitions(parkd_sanitizers INTERFACE $<$<CONFIG:Sanitize>:PARKD_SANITIZE=1>)
 
+# libFuzzer (preset `fuzz`): the libraries under test need coverage instrumentation too, not only the fuzz targets
+# (tests/fuzz links -fsanitize=fuzzer into those), or the fuzzer is blind to the parser's branches.
+if(PARKD_BUILD_FUZZERS)
+  if(NOT CMAKE_CXX_COMPILER_ID MATCHES "Clang")
+    message(FATAL_ERROR "PARKD_BUILD_FUZZERS needs clang++ (libFuzzer): use the `fuzz` preset or -DCMAKE_CXX_COMPILER=clang++")
+  endif()
+  target_compile_options(parkd_sanitizers INTERFACE -fsanitize=fuzzer-no-link)
+endif()
+
 # Every parkd target links this one.
 add_library(parkd_options INTERFACE)
 add_library(parkd::options ALIAS parkd_options)
