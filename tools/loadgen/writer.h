@@ -13,6 +13,7 @@ class Writer {
   Writer(char* buffer, size_t capacity) : buffer_(buffer), capacity_(capacity) {}
 
   Writer& put(std::string_view s) {
+    if (s.empty()) return *this;  // an empty view may have a null data(), which memcpy must not get
     if (s.size() > capacity_ - size_) {
       overflow_ = true;
       return *this;
