@@ -343,8 +343,7 @@ class FakeServer {
       if (!m.authorization.present) {
         status = "401 Unauthorized";
         extra = "WWW-Authenticate: Digest realm=\"" + std::string(domain) + "\", nonce=\"n" +
-                std::to_string(requests_.load()) + "\", opaque=\"op\", algorithm=" + algorithm_ +
-                ", qop=\"auth\"\r\n";
+                std::to_string(requests_.load()) + "\", opaque=\"op\", algorithm=" + algorithm_ + ", qop=\"auth\"\r\n";
       } else if (!digest_ok(m.authorization)) {
         status = "403 Forbidden";
       }
@@ -359,8 +358,8 @@ class FakeServer {
 
   bool digest_ok(const sip::AuthView& auth) {
     DigestInput in;
-    if (!parse_digest_algorithm(auth.algorithm, in.algorithm, in.sess) || auth.opaque != "op" ||
-        auth.qop != "auth" || auth.nc != "00000001")
+    if (!parse_digest_algorithm(auth.algorithm, in.algorithm, in.sess) || auth.opaque != "op" || auth.qop != "auth" ||
+        auth.nc != "00000001")
       return false;
     std::string password = std::string(auth.username) + "-secret";
     in.username = auth.username;
@@ -401,14 +400,15 @@ RunResult run(const Config& c) {
   return run_load(c, stop);
 }
 
-#define RUN_OR_SKIP(result_var, config)                                                     \
-  RunResult result_var = run(config);                                                       \
-  if (result_var.io_uring_unavailable) GTEST_SKIP() << "io_uring: " << result_var.error;   \
-  ASSERT_TRUE(result_var.ok) << result_var.error
+// Runs `config` into a RunResult `r`; skips the test where io_uring is unavailable.
+#define RUN_OR_SKIP(config)                                            \
+  RunResult r = run(config);                                           \
+  if (r.io_uring_unavailable) GTEST_SKIP() << "io_uring: " << r.error; \
+  ASSERT_TRUE(r.ok) << r.error
 
 TEST(LoadgenRun, OptionsClosedLoop) {
   FakeServer server;
-  RUN_OR_SKIP(r, config_for(server, "options"));
+  RUN_OR_SKIP(config_for(server, "options"));
   const Stats& s = r.report.stats;
   EXPECT_EQ(s.started, 2000u);
   EXPECT_EQ(s.completed, 2000u);
@@ -428,7 +428,7 @@ TEST(LoadgenRun, OptionsOpenLoop) {
   Config c = config_for(server, "options");
   c.concurrency = 0;
   c.rate = 40000;  // 2000 in 50 ms
-  RUN_OR_SKIP(r, c);
+  RUN_OR_SKIP(c);
   EXPECT_EQ(r.report.stats.completed, 2000u);
   EXPECT_EQ(r.report.stats.lost, 0u);
   EXPECT_GE(r.report.elapsed_s, 0.045);
@@ -436,7 +436,7 @@ TEST(LoadgenRun, OptionsOpenLoop) {
 
 TEST(LoadgenRun, RegisterWithDigestMd5) {
   FakeServer server("MD5");
-  RUN_OR_SKIP(r, config_for(server, "register"));
+  RUN_OR_SKIP(config_for(server, "register"));
   const Stats& s = r.report.stats;
   EXPECT_EQ(s.completed, 2000u);
   EXPECT_EQ(s.lost, 0u);
@@ -446,7 +446,7 @@ TEST(LoadgenRun, RegisterWithDigestMd5) {
 
 TEST(LoadgenRun, RegisterWithDigestSha256) {
   FakeServer server("SHA-256");
-  RUN_OR_SKIP(r, config_for(server, "register"));
+  RUN_OR_SKIP(config_for(server, "register"));
   EXPECT_EQ(r.report.stats.completed, 2000u);
   EXPECT_EQ(r.report.stats.failed, 0u) << r.report.summary();
 }
@@ -455,7 +455,7 @@ TEST(LoadgenRun, WrongPasswordFailsWith403) {
   FakeServer server;
   Config c = config_for(server, "register");
   c.password_pattern = "{ext}-wrong";
-  RUN_OR_SKIP(r, c);
+  RUN_OR_SKIP(c);
   EXPECT_EQ(r.report.stats.completed, 0u);
   EXPECT_EQ(r.report.stats.failed, 2000u);
   EXPECT_EQ(r.report.stats.failed_by_status[403], 2000u);
@@ -463,7 +463,7 @@ TEST(LoadgenRun, WrongPasswordFailsWith403) {
 
 TEST(LoadgenRun, RegisterWithoutAuthCountsTheChallengeAsFailure) {
   FakeServer server;
-  RUN_OR_SKIP(r, config_for(server, "register-noauth"));
+  RUN_OR_SKIP(config_for(server, "register-noauth"));
   EXPECT_EQ(r.report.stats.failed_by_status[401], 2000u);
   EXPECT_EQ(r.report.stats.requests_sent, 2000u);
 }
@@ -472,7 +472,7 @@ TEST(LoadgenRun, UnansweredRequestsAreLostNotRetransmitted) {
   FakeServer server("MD5", 10);  // drops requests 10, 20, ...
   Config c = config_for(server, "options");
   c.timeout_ms = 50;
-  RUN_OR_SKIP(r, c);
+  RUN_OR_SKIP(c);
   const Stats& s = r.report.stats;
   EXPECT_EQ(s.started, 2000u);
   EXPECT_EQ(s.lost, 200u);

@@ -28,7 +28,7 @@ uint64_t request_id_from_branch(std::string_view branch) {
     if (c >= '0' && c <= '9') {
       d = static_cast<uint64_t>(c - '0');
     } else if (c >= 'a' && c <= 'f') {
-      d = static_cast<uint64_t>(c - 'a' + 10);
+      d = static_cast<uint64_t>(c - 'a') + 10;
     } else {
       break;
     }
@@ -89,8 +89,7 @@ uint64_t Engine::clock_ns() {
 SetupResult Engine::setup() {
   // The ring. DEFER_TASKRUN runs completion work only when this thread asks for completions (no
   // interrupting task work); it needs SINGLE_ISSUER (6.1+). Fall back for older kernels.
-  const unsigned flag_sets[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_COOP_TASKRUN,
-                                0};
+  const unsigned flag_sets[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, IORING_SETUP_COOP_TASKRUN, 0};
   int rc = -EINVAL;
   for (unsigned flags : flag_sets) {
     io_uring_params params{};
@@ -270,8 +269,8 @@ bool Engine::send_request(Slot& slot, const OutgoingRequest& r) {
   return true;
 }
 
-bool Engine::send_response(uint32_t socket, const sip::MessageView& request, uint16_t status,
-                           std::string_view reason, std::string_view headers) {
+bool Engine::send_response(uint32_t socket, const sip::MessageView& request, uint16_t status, std::string_view reason,
+                           std::string_view headers) {
   if (socket >= sockets_.size()) return false;
   uint32_t buffer = 0;
   char* data = take_send_buffer(buffer);
@@ -321,7 +320,8 @@ void Engine::reap() {
 }
 
 void Engine::handle_completions() {
-  for (size_t i = 0; i < pending_.size(); ++i) handle(pending_[i]);  // may append (take_send_buffer)
+  // By index, not range-for: handle() may append to pending_ (take_send_buffer), within its reserved capacity.
+  for (size_t i = 0; i < pending_.size(); ++i) handle(pending_[i]);  // NOLINT(modernize-loop-convert)
   pending_.clear();
   if (buffers_returned_ != 0) {
     io_uring_buf_ring_advance(buf_ring_, static_cast<int>(buffers_returned_));
@@ -375,9 +375,8 @@ void Engine::on_datagram(uint32_t socket, std::string_view data) {
   if (m.is_request) {
     ++stats_.requests_received;
     int64_t s = slot_from_request_uri(m.request_uri);
-    Slot* slot = s >= 0 && static_cast<uint64_t>(s) < slots_.size() && slots_[s].phase == SlotPhase::active
-                     ? &slots_[s]
-                     : nullptr;
+    Slot* slot = s >= 0 && static_cast<uint64_t>(s) < slots_.size() && slots_[s].phase == SlotPhase::active ? &slots_[s]
+                                                                                                            : nullptr;
     scenario_.on_request(*this, slot, socket, m);
     return;
   }
@@ -497,8 +496,7 @@ void Engine::run(const std::atomic<bool>& stop, LiveCounters* live) {
   for (;;) {
     now_ns_ = clock_ns();
     if (!stopping_ && (stop.load(std::memory_order_relaxed) ||
-                       (duration_ns_ != 0 && now_ns_ - start_ns_ >= duration_ns_) ||
-                       stats_.started >= count_)) {
+                       (duration_ns_ != 0 && now_ns_ - start_ns_ >= duration_ns_) || stats_.started >= count_)) {
       stopping_ = true;
       stop_at_ns = now_ns_;
     }

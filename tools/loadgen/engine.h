@@ -39,8 +39,8 @@ enum class Outcome : uint8_t { completed, failed, lost };
 
 struct Slot {
   uint32_t index = 0;
-  uint32_t socket = 0;      // a slot is one pseudo device: always the same socket, so the same address
-  uint64_t txn_id = 0;      // unique over the run and the threads: Call-ID and tags derive from it
+  uint32_t socket = 0;  // a slot is one pseudo device: always the same socket, so the same address
+  uint64_t txn_id = 0;  // unique over the run and the threads: Call-ID and tags derive from it
   uint64_t txn_start_ns = 0;
   uint64_t request_id = 0;  // the request awaiting its response; 0 when none
   SlotPhase phase = SlotPhase::idle;

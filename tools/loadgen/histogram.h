@@ -43,8 +43,8 @@ class LatencyHistogram {
 
   static uint32_t index_of(uint64_t value) {
     if (value < sub_bucket_count) return static_cast<uint32_t>(value);
-    int msb = 63 - __builtin_clzll(value);       // >= sub_bucket_bits
-    int shift = msb - (sub_bucket_bits - 1);     // value >> shift is in [64, 128)
+    int msb = 63 - __builtin_clzll(value);    // >= sub_bucket_bits
+    int shift = msb - (sub_bucket_bits - 1);  // value >> shift is in [64, 128)
     return sub_bucket_count + static_cast<uint32_t>(shift - 1) * sub_bucket_half +
            static_cast<uint32_t>((value >> shift) - sub_bucket_half);
   }

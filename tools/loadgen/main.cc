@@ -28,8 +28,7 @@ int main(int argc, char** argv) {
   auto interval = [&](const parkd::loadgen::IntervalSample& s) {
     std::printf("[%7.1fs] started %llu  completed %llu (%.0f/s)  failed %llu  lost %llu\n", s.elapsed_s,
                 static_cast<unsigned long long>(s.started), static_cast<unsigned long long>(s.completed),
-                s.completed_per_s, static_cast<unsigned long long>(s.failed),
-                static_cast<unsigned long long>(s.lost));
+                s.completed_per_s, static_cast<unsigned long long>(s.failed), static_cast<unsigned long long>(s.lost));
     std::fflush(stdout);
   };
   parkd::loadgen::RunResult result = parkd::loadgen::run_load(config, stop_requested, interval);

@@ -62,6 +62,7 @@ RunResult run_load(const Config& config, const std::atomic<bool>& stop,
   double cpu_start = 0;
   std::chrono::steady_clock::time_point wall_start;
   std::vector<std::thread> threads;
+  threads.reserve(workers.size());
   for (auto& w : workers) {
     threads.emplace_back([&, worker = w.get()] {
       worker->setup = worker->engine->setup();

@@ -149,8 +149,7 @@ class RegisterScenario final : public Scenario {
 
   // Authorization: Digest username=..., realm=..., nonce=..., uri=..., response=..., algorithm=...,
   //                cnonce=..., opaque=..., qop=auth, nc=00000001
-  bool authorization(Engine& engine, const UserCreds& user, std::string_view uri, const DigestChallenge& c,
-                     Writer& h) {
+  bool authorization(Engine& engine, const UserCreds& user, std::string_view uri, const DigestChallenge& c, Writer& h) {
     DigestInput in;
     if (!parse_digest_algorithm(c.algorithm, in.algorithm, in.sess)) return false;
     char cnonce[20];

@@ -56,10 +56,11 @@ std::string Report::summary() const {
                 us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)), us(h.max()));
   out += format("  loadgen cpu: %.3f s, %.3f us per completed transaction\n", cpu_s, cpu_us_per_txn());
   if (s.unmatched + s.parse_errors + s.truncated + s.send_errors + s.recv_errors + s.no_buffers != 0)
-    out += format("  unmatched %llu  parse_errors %llu  truncated %llu  send_errors %llu  recv_errors %llu  "
-                  "no_buffers %llu\n",
-                  ull(s.unmatched), ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors),
-                  ull(s.no_buffers));
+    out += format(
+        "  unmatched %llu  parse_errors %llu  truncated %llu  send_errors %llu  recv_errors %llu  "
+        "no_buffers %llu\n",
+        ull(s.unmatched), ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors),
+        ull(s.no_buffers));
   return out;
 }
 
@@ -87,20 +88,24 @@ std::string Report::json() const {
   std::string out = "{\n";
   out += format("  \"scenario\": \"%s\", \"elapsed_s\": %.6f, \"cpu_s\": %.6f, \"cpu_us_per_txn\": %.4f,\n",
                 scenario.c_str(), elapsed_s, cpu_s, cpu_us_per_txn());
-  out += format("  \"sent\": %llu, \"completed\": %llu, \"failed\": %llu, \"lost\": %llu, \"skipped\": %llu, "
-                "\"rate\": %.3f,\n",
-                ull(s.started), ull(s.completed), ull(s.failed), ull(s.lost), ull(s.skipped), rate());
+  out += format(
+      "  \"sent\": %llu, \"completed\": %llu, \"failed\": %llu, \"lost\": %llu, \"skipped\": %llu, "
+      "\"rate\": %.3f,\n",
+      ull(s.started), ull(s.completed), ull(s.failed), ull(s.lost), ull(s.skipped), rate());
   out += "  \"failed_by_status\": {" + failed_codes + "},\n";
-  out += format("  \"requests_sent\": %llu, \"responses_received\": %llu, \"requests_received\": %llu, "
-                "\"unmatched\": %llu,\n",
-                ull(s.requests_sent), ull(s.responses_received), ull(s.requests_received), ull(s.unmatched));
-  out += format("  \"parse_errors\": %llu, \"truncated\": %llu, \"send_errors\": %llu, \"recv_errors\": %llu, "
-                "\"no_buffers\": %llu,\n",
-                ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors), ull(s.no_buffers));
-  out += format("  \"latency_us\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, "
-                "\"max\": %.3f}\n",
-                us(h.min()), us(h.percentile(50)), us(h.percentile(90)), us(h.percentile(99)),
-                us(h.percentile(99.9)), us(h.max()));
+  out += format(
+      "  \"requests_sent\": %llu, \"responses_received\": %llu, \"requests_received\": %llu, "
+      "\"unmatched\": %llu,\n",
+      ull(s.requests_sent), ull(s.responses_received), ull(s.requests_received), ull(s.unmatched));
+  out += format(
+      "  \"parse_errors\": %llu, \"truncated\": %llu, \"send_errors\": %llu, \"recv_errors\": %llu, "
+      "\"no_buffers\": %llu,\n",
+      ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors), ull(s.no_buffers));
+  out += format(
+      "  \"latency_us\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, "
+      "\"max\": %.3f}\n",
+      us(h.min()), us(h.percentile(50)), us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)),
+      us(h.max()));
   out += "}\n";
   return out;
 }

@@ -52,9 +52,7 @@ struct Report {
   double cpu_s = 0;  // user + system of the whole process while the load ran
 
   double rate() const { return elapsed_s > 0 ? static_cast<double>(stats.completed) / elapsed_s : 0; }
-  double cpu_us_per_txn() const {
-    return stats.completed > 0 ? cpu_s * 1e6 / static_cast<double>(stats.completed) : 0;
-  }
+  double cpu_us_per_txn() const { return stats.completed > 0 ? cpu_s * 1e6 / static_cast<double>(stats.completed) : 0; }
   // The human-readable summary (several lines) and the final line:
   // loadgen: scenario=<s> sent=<n> completed=<n> lost=<n> failed=<n> rate=<x> p50_us=<x> p99_us=<x>
   //          cpu_us_per_txn=<x> [further key=value pairs]

@@ -38,8 +38,8 @@ void put_padded(Writer& w, uint64_t v, size_t width) {
 
 }  // namespace
 
-bool UserSource::set_patterns(std::string_view domains, std::string_view extensions,
-                              std::string_view password_pattern, std::string& error) {
+bool UserSource::set_patterns(std::string_view domains, std::string_view extensions, std::string_view password_pattern,
+                              std::string& error) {
   rows_.clear();
   size_t open = domains.find('{');
   if (open == std::string_view::npos) {
