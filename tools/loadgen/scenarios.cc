@@ -1,0 +1,193 @@
+// The scenarios: options, register, register-noauth (see scenario.h for the callbacks).
+#include <vector>
+
+#include "sip/params.h"
+#include "sip/parser.h"
+#include "tools/loadgen/digest.h"
+#include "tools/loadgen/engine.h"
+#include "tools/loadgen/scenario.h"
+#include "tools/loadgen/writer.h"
+
+namespace parkd::loadgen {
+
+void Scenario::on_request(Engine& engine, Slot* slot, uint32_t socket, const sip::MessageView& request) {
+  (void)slot;
+  switch (request.method) {
+    case sip::Method::ack: return;
+    case sip::Method::options:
+    case sip::Method::notify: engine.send_response(socket, request, 200, "OK"); return;
+    default: engine.send_response(socket, request, 481, "Call/Transaction Does Not Exist"); return;
+  }
+}
+
+namespace {
+
+// OPTIONS sip:<target> (no user part: addressed to the server itself), expecting 200.
+class OptionsScenario final : public Scenario {
+ public:
+  std::string_view name() const override { return "options"; }
+
+  void on_start(Engine& engine, Slot& slot) override {
+    char uri[80];
+    Writer u(uri, sizeof uri);
+    u.put("sip:").put(engine.target_hostport());
+    char from[80];
+    Writer f(from, sizeof from);
+    f.put("sip:loadgen@").put(engine.local_hostport(slot));
+    OutgoingRequest r;
+    r.method = "OPTIONS";
+    r.request_uri = u.view();
+    r.from_uri = f.view();
+    r.to_uri = u.view();
+    r.headers = "Accept: application/sdp\r\n";
+    engine.send_request(slot, r);
+  }
+
+  void on_response(Engine& engine, Slot& slot, const sip::MessageView& response) override {
+    if (response.status_code < 300) {
+      engine.complete(slot);
+    } else {
+      engine.fail(slot, response.status_code);
+    }
+  }
+};
+
+// REGISTER for <ext>@<domain>; with authentication: 401 challenge, then the REGISTER with the digest
+// response (the same Call-ID, CSeq 2), expecting 200. A registration counts once, when it completes.
+class RegisterScenario final : public Scenario {
+ public:
+  explicit RegisterScenario(bool authenticate) : authenticate_(authenticate) {}
+
+  std::string_view name() const override { return authenticate_ ? "register" : "register-noauth"; }
+
+  void prepare(uint32_t slot_count) override { state_.assign(slot_count, SlotState{}); }
+
+  void on_start(Engine& engine, Slot& slot) override {
+    SlotState& s = state_[slot.index];
+    s.user = engine.next_user_index();
+    s.step = 0;
+    send_register(engine, slot, nullptr);
+  }
+
+  void on_response(Engine& engine, Slot& slot, const sip::MessageView& response) override {
+    SlotState& s = state_[slot.index];
+    uint16_t code = response.status_code;
+    if (code < 300) {
+      engine.complete(slot);
+      return;
+    }
+    if (code != 401 || !authenticate_ || s.step != 0) {
+      engine.fail(slot, code);
+      return;
+    }
+    DigestChallenge challenge;
+    if (!choose_challenge(response, challenge)) {
+      engine.fail(slot, code);
+      return;
+    }
+    s.step = 1;
+    send_register(engine, slot, &challenge);
+  }
+
+ private:
+  struct SlotState {
+    uint64_t user = 0;
+    uint8_t step = 0;  // 0: first REGISTER sent; 1: the authenticated one
+  };
+
+  // The first challenge whose algorithm we support (a server offering SHA-256 and MD5 lists its preference
+  // first, RFC 8760 section 2.4).
+  static bool choose_challenge(const sip::MessageView& response, DigestChallenge& out) {
+    DigestAlgorithm algorithm;
+    bool sess = false;
+    if (response.www_authenticate.present) {
+      out = challenge_from(response.www_authenticate);
+      if (sip::iequals(response.www_authenticate.scheme, "Digest") && !out.nonce.empty() &&
+          parse_digest_algorithm(out.algorithm, algorithm, sess))
+        return true;
+    }
+    for (uint32_t i = 0; i < response.header_count; ++i) {
+      if (response.headers[i].id != sip::HeaderId::www_authenticate) continue;
+      if (parse_digest_challenge(response.headers[i].value, out) &&
+          parse_digest_algorithm(out.algorithm, algorithm, sess))
+        return true;
+    }
+    return false;
+  }
+
+  void send_register(Engine& engine, Slot& slot, const DigestChallenge* challenge) {
+    const SlotState& s = state_[slot.index];
+    UserCreds user;
+    engine.users().get(s.user, user);
+    char request_uri[300];
+    Writer ru(request_uri, sizeof request_uri);
+    ru.put("sip:").put(user.domain);
+    char aor[400];
+    Writer a(aor, sizeof aor);
+    a.put("sip:").put(user.ext).put('@').put(user.domain);
+    char headers[1400];
+    Writer h(headers, sizeof headers);
+    h.put("Contact: <sip:").put(user.ext).put('@').put(engine.local_hostport(slot)).put(";lg=").put_uint(slot.index);
+    h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
+    if (challenge != nullptr && !authorization(engine, user, ru.view(), *challenge, h)) {
+      engine.fail(slot, 401);
+      return;
+    }
+    if (ru.overflow() || a.overflow() || h.overflow()) {
+      engine.lose(slot);
+      return;
+    }
+    OutgoingRequest r;
+    r.method = "REGISTER";
+    r.request_uri = ru.view();
+    r.from_uri = a.view();
+    r.to_uri = a.view();
+    r.cseq = s.step + 1;
+    r.headers = h.view();
+    engine.send_request(slot, r);
+  }
+
+  // Authorization: Digest username=..., realm=..., nonce=..., uri=..., response=..., algorithm=...,
+  //                cnonce=..., opaque=..., qop=auth, nc=00000001
+  bool authorization(Engine& engine, const UserCreds& user, std::string_view uri, const DigestChallenge& c, Writer& h) {
+    DigestInput in;
+    if (!parse_digest_algorithm(c.algorithm, in.algorithm, in.sess)) return false;
+    char cnonce[20];
+    Writer cn(cnonce, sizeof cnonce);
+    cn.put_hex(engine.unique_counter(), 8);
+    in.username = user.ext;
+    in.realm = c.realm;
+    in.password = user.password;
+    in.method = "REGISTER";
+    in.uri = uri;
+    in.nonce = c.nonce;
+    in.qop_auth = qop_offers_auth(c.qop);
+    in.nc = "00000001";
+    in.cnonce = cn.view();
+    char response[DigestHasher::hex_size_max];
+    std::string_view digest = hasher_.response(in, response);
+    if (digest.empty()) return false;
+    h.put("Authorization: Digest username=\"").put(user.ext).put("\", realm=\"").put(c.realm);
+    h.put("\", nonce=\"").put(c.nonce).put("\", uri=\"").put(uri).put("\", response=\"").put(digest).put('"');
+    if (!c.algorithm.empty()) h.put(", algorithm=").put(c.algorithm);
+    if (!c.opaque.empty()) h.put(", opaque=\"").put(c.opaque).put('"');
+    if (in.qop_auth) h.put(", qop=auth, nc=").put(in.nc).put(", cnonce=\"").put(in.cnonce).put('"');
+    h.put("\r\n");
+    return true;
+  }
+
+  bool authenticate_;
+  std::vector<SlotState> state_;
+  DigestHasher hasher_;
+};
+
+}  // namespace
+
+std::unique_ptr<Scenario> make_scenario(std::string_view name) {
+  if (name == "options") return std::make_unique<OptionsScenario>();
+  if (name == "register") return std::make_unique<RegisterScenario>(true);
+  if (name == "register-noauth") return std::make_unique<RegisterScenario>(false);
+  return nullptr;
+}
+
+}  // namespace parkd::loadgen

@@ -1,0 +1,113 @@
+#include "tools/loadgen/stats.h"
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstdio>
+
+namespace parkd::loadgen {
+
+void Stats::merge(const Stats& o) {
+  started += o.started;
+  completed += o.completed;
+  failed += o.failed;
+  lost += o.lost;
+  skipped += o.skipped;
+  requests_sent += o.requests_sent;
+  responses_received += o.responses_received;
+  requests_received += o.requests_received;
+  unmatched += o.unmatched;
+  parse_errors += o.parse_errors;
+  truncated += o.truncated;
+  send_errors += o.send_errors;
+  recv_errors += o.recv_errors;
+  no_buffers += o.no_buffers;
+  for (size_t i = 0; i < failed_by_status.size(); ++i) failed_by_status[i] += o.failed_by_status[i];
+  latency_ns.merge(o.latency_ns);
+}
+
+namespace {
+
+double us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+__attribute__((format(printf, 1, 2))) std::string format(const char* fmt, ...) {
+  char line[512];
+  va_list args;
+  va_start(args, fmt);
+  int n = std::vsnprintf(line, sizeof line, fmt, args);
+  va_end(args);
+  return std::string(line, n < 0 ? 0 : std::min<size_t>(static_cast<size_t>(n), sizeof line - 1));
+}
+
+using ull = unsigned long long;
+
+}  // namespace
+
+std::string Report::summary() const {
+  const Stats& s = stats;
+  const LatencyHistogram& h = s.latency_ns;
+  std::string out;
+  out += format("scenario %s: %.3f s, %llu transactions started, %llu requests sent, %llu responses\n",
+                scenario.c_str(), elapsed_s, ull(s.started), ull(s.requests_sent), ull(s.responses_received));
+  out += format("  completed %llu (%.1f/s)  failed %llu  lost %llu  skipped %llu\n", ull(s.completed), rate(),
+                ull(s.failed), ull(s.lost), ull(s.skipped));
+  for (size_t code = 0; code < s.failed_by_status.size(); ++code)
+    if (s.failed_by_status[code] != 0) out += format("  failed with %zu: %llu\n", code, ull(s.failed_by_status[code]));
+  out += format("  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(h.percentile(50)),
+                us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)), us(h.max()));
+  out += format("  loadgen cpu: %.3f s, %.3f us per completed transaction\n", cpu_s, cpu_us_per_txn());
+  if (s.unmatched + s.parse_errors + s.truncated + s.send_errors + s.recv_errors + s.no_buffers != 0)
+    out += format(
+        "  unmatched %llu  parse_errors %llu  truncated %llu  send_errors %llu  recv_errors %llu  "
+        "no_buffers %llu\n",
+        ull(s.unmatched), ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors),
+        ull(s.no_buffers));
+  return out;
+}
+
+std::string Report::final_line() const {
+  const Stats& s = stats;
+  const LatencyHistogram& h = s.latency_ns;
+  return format(
+      "loadgen: scenario=%s sent=%llu completed=%llu lost=%llu failed=%llu rate=%.1f p50_us=%.1f p99_us=%.1f "
+      "cpu_us_per_txn=%.3f p90_us=%.1f p999_us=%.1f max_us=%.1f requests=%llu skipped=%llu unmatched=%llu "
+      "send_errors=%llu elapsed_s=%.3f",
+      scenario.c_str(), ull(s.started), ull(s.completed), ull(s.lost), ull(s.failed), rate(), us(h.percentile(50)),
+      us(h.percentile(99)), cpu_us_per_txn(), us(h.percentile(90)), us(h.percentile(99.9)), us(h.max()),
+      ull(s.requests_sent), ull(s.skipped), ull(s.unmatched), ull(s.send_errors), elapsed_s);
+}
+
+std::string Report::json() const {
+  const Stats& s = stats;
+  const LatencyHistogram& h = s.latency_ns;
+  std::string failed_codes;
+  for (size_t code = 0; code < s.failed_by_status.size(); ++code) {
+    if (s.failed_by_status[code] == 0) continue;
+    if (!failed_codes.empty()) failed_codes += ", ";
+    failed_codes += format("\"%zu\": %llu", code, ull(s.failed_by_status[code]));
+  }
+  std::string out = "{\n";
+  out += format("  \"scenario\": \"%s\", \"elapsed_s\": %.6f, \"cpu_s\": %.6f, \"cpu_us_per_txn\": %.4f,\n",
+                scenario.c_str(), elapsed_s, cpu_s, cpu_us_per_txn());
+  out += format(
+      "  \"sent\": %llu, \"completed\": %llu, \"failed\": %llu, \"lost\": %llu, \"skipped\": %llu, "
+      "\"rate\": %.3f,\n",
+      ull(s.started), ull(s.completed), ull(s.failed), ull(s.lost), ull(s.skipped), rate());
+  out += "  \"failed_by_status\": {" + failed_codes + "},\n";
+  out += format(
+      "  \"requests_sent\": %llu, \"responses_received\": %llu, \"requests_received\": %llu, "
+      "\"unmatched\": %llu,\n",
+      ull(s.requests_sent), ull(s.responses_received), ull(s.requests_received), ull(s.unmatched));
+  out += format(
+      "  \"parse_errors\": %llu, \"truncated\": %llu, \"send_errors\": %llu, \"recv_errors\": %llu, "
+      "\"no_buffers\": %llu,\n",
+      ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors), ull(s.no_buffers));
+  out += format(
+      "  \"latency_us\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, "
+      "\"max\": %.3f}\n",
+      us(h.min()), us(h.percentile(50)), us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)),
+      us(h.max()));
+  out += "}\n";
+  return out;
+}
+
+}  // namespace parkd::loadgen
