@@ -136,10 +136,13 @@ Node::~Node() {
   wait();
 }
 
-void Node::start() {
+void Node::start(std::function<void()> on_failure) {
   for (unsigned s = 0; s < shards_.size(); ++s)
-    threads_.emplace_back([this, s] {
-      if (!shards_[s]->run(&errors_[s])) stop();
+    threads_.emplace_back([this, s, on_failure] {
+      if (!shards_[s]->run(&errors_[s])) {
+        stop();
+        if (on_failure) on_failure();
+      }
     });
 }
 

@@ -40,8 +40,9 @@ class Node {
   unsigned shard_count() const { return static_cast<unsigned>(shards_.size()); }
   const Shard& shard(unsigned i) const { return *shards_[i]; }
 
-  // Starts one thread per shard. A shard that fails to set up its ring stops the node; wait() reports it.
-  void start();
+  // Starts one thread per shard. A shard that fails (its ring cannot be set up) stops the node and calls
+  // on_failure from its thread; wait() then reports the error.
+  void start(std::function<void()> on_failure = {});
   void stop();
   // Joins the threads; returns the first shard error, or "" after a clean stop.
   std::string wait();

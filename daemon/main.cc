@@ -1,12 +1,18 @@
 // parkd: the daemon's entry point. Parses the command line, loads the tenants, starts the shards and waits
 // for signals: SIGHUP reloads the tenants file, SIGTERM/SIGINT shut down cleanly.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "core/log.h"
+#include "core/node.h"
+#include "core/uring_probe.h"
 #include "daemon/cli.h"
+#include "sip/server.h"
 #include "tenancy/tenants_file.h"
 
 namespace {
@@ -37,6 +43,35 @@ void print_demo_credentials(const parkd::tenancy::TenantsConfig& config) {
   }
 }
 
+unsigned default_shards() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return static_cast<unsigned>(CPU_COUNT(&set));
+  unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+parkd::NodeConfig node_config(const parkd::daemon::Options& options) {
+  parkd::NodeConfig config;
+  for (const auto& address : options.listen) {
+    parkd::Endpoint e;
+    parkd::parse_endpoint(address.to_string(), e);  // checked by parse_cli
+    config.listen.push_back(e);
+  }
+  config.shards = options.shards == 0 ? default_shards() : options.shards;
+  config.shard.tcp_connections_max = std::max(1u, options.tcp_max_connections / config.shards);
+  config.shard.tcp_connections_max = std::min(config.shard.tcp_connections_max, 65536u);
+  config.shard.tcp_connections_per_source_max = options.tcp_max_per_source;
+  config.shard.tcp_idle_timeout_ms = options.tcp_idle_timeout_s * 1000;
+  return config;
+}
+
+void print_counters(const parkd::Node& node, const std::vector<parkd::sip::Server*>& servers) {
+  for (unsigned i = 0; i < node.shard_count(); ++i)
+    PARKD_LOG(info, "shard %u: %s %s", i, node.shard(i).counters().to_string().c_str(),
+              servers[i]->counters().to_string().c_str());
+}
+
 int run(const parkd::daemon::Options& options) {
   parkd::log::set_level(options.log_level);
 
@@ -47,6 +82,8 @@ int run(const parkd::daemon::Options& options) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGHUP);
+  sigaddset(&signals, SIGUSR1);  // print the counters
+  sigaddset(&signals, SIGUSR2);  // sent by a shard that failed
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   std::printf("parkd %s\n", PARKD_VERSION);
@@ -58,10 +95,37 @@ int run(const parkd::daemon::Options& options) {
   TenantsConfigPtr tenants = std::move(loaded).value();
   std::printf("tenants: %zu, extensions: %zu\n", tenants->tenant_count(), tenants->extension_count());
   if (options.demo) print_demo_credentials(*tenants);
-  for (const auto& address : options.listen) std::printf("planned listener udp+tcp %s\n", address.to_string().c_str());
-  std::printf(
-      "SIP service is not built yet: this build parses its command line and waits for a signal.\n"
-      "Press Ctrl-C to stop.\n");
+
+  auto uring = parkd::uring::probe();
+  if (!uring) {
+    std::fprintf(stderr, "parkd: %s\n", uring.error().c_str());
+    return 1;
+  }
+  std::vector<parkd::sip::Server*> servers;
+  auto created = parkd::Node::create(node_config(options), [&](unsigned) {
+    auto server = std::make_unique<parkd::sip::Server>();
+    servers.push_back(server.get());
+    return server;
+  });
+  if (!created) {
+    std::fprintf(stderr, "parkd: %s\n", created.error().c_str());
+    return 1;
+  }
+  std::unique_ptr<parkd::Node> node = std::move(created).value();
+  std::printf("shards: %u (io_uring on kernel %s%s)\n", node->shard_count(), uring->kernel.c_str(),
+              uring->defer_taskrun ? ", DEFER_TASKRUN" : "");
+  for (const auto& address : node->bound()) std::printf("listening udp+tcp %s\n", address.to_string().c_str());
+  const pid_t self = getpid();
+  node->start([self] { kill(self, SIGUSR2); });
+  std::printf("ready\n");
+  if (options.demo) {
+    std::printf(
+        "\nTry it: point a SIP phone at %s with one of the demo extensions above (user = number,\n"
+        "domain = the tenant's domain), or check that parkd is alive:\n"
+        "  sipp -sn uac ... (see tools/sipp/README.md), or any OPTIONS ping to sip:%s\n",
+        node->bound()[0].to_string().c_str(), node->bound()[0].to_string().c_str());
+  }
+  std::printf("Press Ctrl-C to stop.\n");
   std::fflush(stdout);
 
   for (;;) {
@@ -80,7 +144,24 @@ int run(const parkd::daemon::Options& options) {
       }
       continue;
     }
+    if (signal_number == SIGUSR1) {
+      print_counters(*node, servers);
+      continue;
+    }
+    if (signal_number == SIGUSR2) {  // a shard stopped on an error: the node is going down
+      node->stop();
+      std::string error = node->wait();
+      std::fprintf(stderr, "parkd: %s\n", error.empty() ? "a shard stopped" : error.c_str());
+      return 1;
+    }
     PARKD_LOG(info, "%s: shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
+    node->stop();
+    std::string error = node->wait();
+    print_counters(*node, servers);
+    if (!error.empty()) {
+      std::fprintf(stderr, "parkd: %s\n", error.c_str());
+      return 1;
+    }
     return 0;
   }
 }

@@ -21,13 +21,14 @@ enum CharClass : uint8_t {
                 //        "(" / ")" / "<" / ">" / ":" / "\" / DQUOTE / "/" / "[" / "]" / "?" / "{" / "}")
   k_digit = 4,
   k_ws = 8,  // SP / HTAB
+  k_alnum = 16,
 };
 
 constexpr std::array<uint8_t, 256> build_classes() {
   std::array<uint8_t, 256> t{};
-  for (int c = '0'; c <= '9'; ++c) t[c] |= k_token | k_word | k_digit;
-  for (int c = 'a'; c <= 'z'; ++c) t[c] |= k_token | k_word;
-  for (int c = 'A'; c <= 'Z'; ++c) t[c] |= k_token | k_word;
+  for (int c = '0'; c <= '9'; ++c) t[c] |= k_token | k_word | k_digit | k_alnum;
+  for (int c = 'a'; c <= 'z'; ++c) t[c] |= k_token | k_word | k_alnum;
+  for (int c = 'A'; c <= 'Z'; ++c) t[c] |= k_token | k_word | k_alnum;
   for (char c : std::string_view("-.!%*_+`'~")) t[static_cast<unsigned char>(c)] |= k_token | k_word;
   for (char c : std::string_view("()<>:\\\"/[]?{}")) t[static_cast<unsigned char>(c)] |= k_word;
   t[' '] |= k_ws;
@@ -39,6 +40,20 @@ constexpr std::array<uint8_t, 256> char_class = build_classes();
 inline bool is(char c, uint8_t cls) { return (char_class[static_cast<unsigned char>(c)] & cls) != 0; }
 inline bool is_token_char(char c) { return is(c, k_token); }
 inline bool is_digit(char c) { return is(c, k_digit); }
+
+// hostname = *( domainlabel "." ) toplabel [ "." ]; domainlabel = alphanum / alphanum *( alphanum / "-" )
+// alphanum. IPv4address has the same shape (digits and dots), so this accepts both; the sent-by host only
+// labels a response's Via, parkd answers the source address.
+bool valid_hostname(std::string_view h) {
+  if (h.empty() || h.front() == '.' || h.front() == '-') return false;
+  char previous = '.';
+  for (char c : h) {
+    if (c == '.' && (previous == '.' || previous == '-')) return false;
+    if (c == '-' && previous == '.') return false;
+    previous = c;
+  }
+  return previous != '-';
+}
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
@@ -232,14 +247,15 @@ bool parse_via_parm(std::string_view s, ViaView& v) {
     if (close == std::string_view::npos || close < 2) return false;
     v.host = s.substr(1, close - 1);
     v.host_is_ipv6 = true;
-    for (char c : v.host)
-      if (!(is(c, k_digit) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f') || c == ':' || c == '.')) return false;
+    uint8_t address[16];
+    if (!parse_ipv6_address(v.host, address)) return false;
     s.remove_prefix(close + 1);
   } else {
+    // host = hostname / IPv4address: labels of alphanumerics and '-', separated by single dots.
     size_t i = 0;
-    while (i < s.size() && (is_token_char(s[i]) && s[i] != '%')) ++i;
-    if (i == 0) return false;
+    while (i < s.size() && (is(s[i], k_alnum) || s[i] == '-' || s[i] == '.')) ++i;
     v.host = s.substr(0, i);
+    if (!valid_hostname(v.host)) return false;
     s.remove_prefix(i);
   }
   skip_lws(s);
@@ -507,7 +523,10 @@ ParseError Parser::find_line_end(const char* from, bool allow_folding, bool& mor
       return ParseError::none;
     }
     char c = *q;
-    if (c == '\t') {
+    // HT is whitespace; any other control character other than CR and LF is allowed only as the second byte
+    // of a quoted-pair (quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F), RFC 4475 intmeth); the value
+    // parsers check that it sits inside a quoted string.
+    if (c == '\t' || (c != '\r' && c != '\n' && q > from && q[-1] == '\\')) {
       ++q;
       continue;
     }
@@ -583,6 +602,8 @@ ParseError Parser::parse_start_line(bool& more) {
   m_.request_uri = line.substr(0, sp2);
   std::string_view v = line.substr(sp2 + 1);
   if (v.size() >= 4 && iequals(v.substr(0, 4), "SIP/")) {
+    // "SIP/2.0 " with anything after it is a malformed line, not another version (RFC 4475 trws).
+    if (v.size() > version.size() && iequals(v.substr(0, version.size()), version)) return ParseError::bad_start_line;
     if (!iequals(v, version)) return ParseError::bad_sip_version;
   } else {
     // More than one space, or whitespace inside the Request-URI.
@@ -769,11 +790,14 @@ ParseResult Parser::run() {
 
   bool more = false;
   ParseError e = parse_start_line(more);
-  if (e != ParseError::none) return error(e);
+  if (e == ParseError::bad_line_ending || e == ParseError::bad_header_character) return error(e);
   if (more) return ran_out();
+  // A start line that ended properly but is malformed is reported like a fault in a header value: after the
+  // headers are read, so that the answer (400, 505) can copy them.
+  ParseError start_line_error = e;
 
   // Header lines until the empty line.
-  ParseError first_header_error = ParseError::none;
+  ParseError first_header_error = start_line_error;
   for (;;) {
     if (p_ == end_) return ran_out();
     if (*p_ == '\r' || *p_ == '\n') {

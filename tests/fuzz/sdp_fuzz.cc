@@ -1,9 +1,9 @@
 // libFuzzer target for sip/sdp.h: parse_sdp() on any bytes, and the two copy-with-one-change writers checked
 // against the parser (differential: what the writer claims to have changed is what a re-parse sees).
 //
-//   clang++ -std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -I. tests/fuzz/sdp_fuzz.cc sip/sdp.cc \
-//     -o /tmp/sdp_fuzz && mkdir -p /tmp/sdp_corpus && /tmp/sdp_fuzz -dict=tests/fuzz/sdp.dict /tmp/sdp_corpus \
-//     tests/fuzz/corpus/sdp
+//   tools/fuzz builds and runs it; by hand, with a scratch corpus directory first:
+//   mkdir -p /tmp/sdp_corpus && build/fuzz/tests/fuzz/sdp_fuzz -dict=tests/fuzz/sdp.dict /tmp/sdp_corpus
+//   tests/fuzz/corpus/sdp
 // (libFuzzer adds what it finds to the first directory: a scratch one keeps the seed corpus small.)
 #include <array>
 #include <cstddef>
@@ -42,6 +42,7 @@ void check_views(const SdpView& view, std::string_view in) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   // A heap copy of exactly `size` bytes, so ASan catches a read one past the end.
   auto copy = std::make_unique<char[]>(size == 0 ? 1 : size);

@@ -66,6 +66,7 @@ void check_ipv6_against_inet_pton(std::string_view text) {
 
 }  // namespace
 
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   check_ipv6_against_inet_pton(text);

@@ -1,0 +1,85 @@
+// The SIP front of a shard: frames TCP streams, parses every message once, answers what needs no state
+// (SPEC section 7, OPTIONS to parkd itself) and hands the rest to the RequestHandler of the layers above
+// (registrar, calls, park).
+//
+// Answers, in the order RFC 3261 section 8.2 inspects a request:
+//   unparseable          400 with the fault as reason phrase (505 for a SIP version, 513 for a size);
+//                        nothing at all when there is no Via to answer along, or for a response
+//   Max-Forwards: 0      483 (OPTIONS to parkd itself is answered 200 regardless)
+//   unknown method       501 with Allow
+//   Require: unknown     420 with Unsupported
+//   OPTIONS, no user     200 with Allow, Accept, Allow-Events
+//   not taken above      405 with Allow
+// ACK is never answered. Responses go to the source of the request (rport, RFC 3581) over the socket or
+// connection it came in on.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "absl/functional/function_ref.h"
+#include "core/counters.h"
+#include "core/shard.h"
+#include "sip/builder.h"
+#include "sip/message.h"
+
+namespace parkd::sip {
+
+class Server;
+
+// What a request arrived with, for answering it.
+struct Incoming {
+  Shard& shard;
+  const Inbound& inbound;
+  const MessageView& message;
+};
+
+class RequestHandler {
+ public:
+  virtual ~RequestHandler() = default;
+  // True when the handler took the request (it answers it, now or later); false gets 405.
+  virtual bool on_request(Server& server, const Incoming& request) = 0;
+  virtual void on_response(Server& /*server*/, const Incoming& /*response*/) {}
+};
+
+#define PARKD_SIP_SERVER_COUNTERS(X)                                                            \
+  X(requests_in) X(responses_in) X(parse_errors) X(unanswerable_dropped) X(answered_400) \
+  X(answered_405) X(answered_420) X(answered_483) X(answered_501) X(answered_513) X(options_answered)
+
+struct ServerCounters {
+#define PARKD_DECLARE_COUNTER(name) Counter name;
+  PARKD_SIP_SERVER_COUNTERS(PARKD_DECLARE_COUNTER)
+#undef PARKD_DECLARE_COUNTER
+  std::string to_string() const;
+};
+
+// The methods parkd answers (Allow). Grows as the layers above take methods over.
+inline constexpr std::string_view allowed_methods = "OPTIONS";
+
+class Server final : public parkd::Handler {
+ public:
+  explicit Server(RequestHandler* next = nullptr);
+
+  Frame frame(std::string_view stream) override;
+  void on_message(Shard& shard, const Inbound& in) override;
+
+  // Answers `request` with `code` (reason "" takes the standard phrase); `extra` adds headers and may end
+  // with a body. A To tag is added to a tag-less To for codes above 100. Returns false when no send buffer
+  // was free or the answer did not fit (both counted by the shard or here).
+  bool respond(const Incoming& request, uint16_t code, std::string_view reason,
+               absl::FunctionRef<void(MessageWriter&)> extra);
+  bool respond(const Incoming& request, uint16_t code, std::string_view reason = {});
+
+  const ServerCounters& counters() const { return counters_; }
+
+ private:
+  void answer_unparseable(Shard& shard, const Inbound& in, ParseError error);
+
+  RequestHandler* next_;
+  MessageView view_;  // reused for every message: no allocation per message
+  TokenKey token_key_;
+  uint64_t token_counter_ = 0;
+  ServerCounters counters_;
+};
+
+}  // namespace parkd::sip
