@@ -50,7 +50,8 @@ Shard::Shard(ShardConfig config, Handler& handler) : config_(std::move(config)),
   }
   waker_ = config_.mailboxes != nullptr ? &config_.mailboxes->waker(config_.index) : &own_waker_;
   if (config_.mailboxes != nullptr)
-    pending_releases_.reserve(config_.mailboxes->shard_count() * config_.receive_buffers);
+    pending_releases_.reserve(config_.mailboxes->shard_count() *
+                              (config_.receive_buffers + config_.send_slots + config_.tcp_connections_max));
 }
 
 Shard::~Shard() {
@@ -281,23 +282,35 @@ void Shard::on_udp(uint32_t socket, io_uring_cqe* cqe) {
 }
 
 bool Shard::forward(unsigned to, const Inbound& in) {
-  if (config_.mailboxes == nullptr || in.transport != Transport::udp || current_buffer_ < 0 || to == config_.index ||
-      to >= config_.mailboxes->shard_count())
-    return false;
+  if (config_.mailboxes == nullptr || to == config_.index || to >= config_.mailboxes->shard_count()) return false;
   Mail mail;
   mail.kind = Mail::Kind::inbound;
   mail.transport = in.transport;
   mail.from = static_cast<uint16_t>(config_.index);
-  mail.buffer_id = static_cast<uint16_t>(current_buffer_);
   mail.socket = in.socket;
   mail.size = static_cast<uint32_t>(in.data.size());
-  mail.data = in.data.data();
   mail.peer = in.peer;
+  OutBuffer copy;
+  if (in.transport == Transport::udp) {
+    if (current_buffer_ < 0) return false;
+    mail.buffer_id = static_cast<uint16_t>(current_buffer_);
+    mail.data = in.data.data();
+  } else {
+    copy = out_buffer();
+    if (copy.data == nullptr || in.data.size() > copy.capacity) {
+      release(copy);
+      return false;
+    }
+    std::memcpy(copy.data, in.data.data(), in.data.size());
+    mail.slot = copy.slot;
+    mail.data = copy.data;
+  }
   if (!config_.mailboxes->send(config_.index, to, mail)) {
     counters_.mailbox_full.add();
+    release(copy);
     return false;
   }
-  current_retained_ = true;
+  if (in.transport == Transport::udp) current_retained_ = true;
   return true;
 }
 
@@ -328,29 +341,53 @@ void Shard::drain_mailbox() {
   }
 }
 
+// A release must not be lost (the memory would leak from its owner) and must not spin (two shards with full
+// mailboxes to each other would wait forever): what does not fit waits here and is retried every turn. It is
+// bounded: another shard has at most its receive buffers and send slots out.
+void Shard::release_to(unsigned owner, const Mail& release) {
+  if (!pending_releases_.empty() || !config_.mailboxes->send(config_.index, owner, release)) {
+    counters_.mailbox_full.add();
+    pending_releases_.push_back({static_cast<uint16_t>(owner), release});
+  }
+}
+
 void Shard::on_mail(const Mail& mail) {
+  Mail back;  // the release this mail calls for
+  back.from = static_cast<uint16_t>(config_.index);
   switch (mail.kind) {
     case Mail::Kind::release_buffer: return_buffer(mail.buffer_id); break;
+    case Mail::Kind::release_slot: free_slot(mail.slot); break;
     case Mail::Kind::user: handler_.on_mail(*this, mail); break;
+    case Mail::Kind::tcp_send: {
+      OutBuffer b = out_buffer();
+      if (b.data != nullptr && mail.size <= b.capacity) {
+        std::memcpy(b.data, mail.data, mail.size);
+        send_tcp(b, mail.size, mail.socket);
+      } else {
+        release(b);
+      }
+      back.kind = Mail::Kind::release_slot;
+      back.slot = mail.slot;
+      release_to(mail.from, back);
+      break;
+    }
+    case Mail::Kind::tcp_close: close_connection_after_send(mail.socket); break;
     case Mail::Kind::inbound: {
       Inbound in;
       in.data = std::string_view(mail.data, mail.size);
       in.transport = mail.transport;
       in.peer = mail.peer;
-      in.socket = mail.socket;  // the same listen address has the same socket index in every shard
+      in.socket = mail.socket;  // UDP: the same listen address has the same socket index in every shard
       in.forwarded_from = mail.from;
       handler_.on_message(*this, in);
-      Mail release;
-      release.kind = Mail::Kind::release_buffer;
-      release.from = static_cast<uint16_t>(config_.index);
-      release.buffer_id = mail.buffer_id;
-      // A release must not be lost (the buffer would leak from the owner's ring) and must not spin (two
-      // shards with full mailboxes to each other would wait forever): what does not fit waits here and is
-      // retried every turn. It is bounded: an owner has at most receive_buffers buffers out.
-      if (!pending_releases_.empty() || !config_.mailboxes->send(config_.index, mail.from, release)) {
-        counters_.mailbox_full.add();
-        pending_releases_.push_back({mail.from, release});
+      if (mail.transport == Transport::udp) {
+        back.kind = Mail::Kind::release_buffer;
+        back.buffer_id = mail.buffer_id;
+      } else {
+        back.kind = Mail::Kind::release_slot;
+        back.slot = mail.slot;
       }
+      release_to(mail.from, back);
       break;
     }
   }
@@ -402,14 +439,31 @@ void Shard::reply(const Inbound& in, OutBuffer buffer, uint32_t length) {
 
 Shard::Connection* Shard::connection_from_id(uint32_t id) {
   uint32_t index = id & 0xFFFF;
-  if (index >= connection_count()) return nullptr;
+  if (connection_owner(id) != config_.index || index >= connection_count()) return nullptr;
   Connection& c = connections_[index];
-  if (c.fd < 0 || (c.generation & 0xFFFF) != (id >> 16)) return nullptr;
+  if (c.fd < 0 || (c.generation & 0xFF) != ((id >> 16) & 0xFF)) return nullptr;
   return &c;
 }
 
 void Shard::send_tcp(OutBuffer buffer, uint32_t length, uint32_t connection) {
   if (buffer.data == nullptr) return;
+  const unsigned owner = connection_owner(connection);
+  if (owner != config_.index) {
+    // Another shard's connection: the owner copies the bytes and sends them, then gives the slot back.
+    Mail mail;
+    mail.kind = Mail::Kind::tcp_send;
+    mail.from = static_cast<uint16_t>(config_.index);
+    mail.socket = connection;
+    mail.slot = buffer.slot;
+    mail.data = buffer.data;
+    mail.size = length;
+    if (config_.mailboxes == nullptr || owner >= config_.mailboxes->shard_count() ||
+        !config_.mailboxes->send(config_.index, owner, mail)) {
+      counters_.mailbox_full.add();
+      free_slot(buffer.slot);
+    }
+    return;
+  }
   Connection* c = connection_from_id(connection);
   if (c == nullptr) {  // the connection went away meanwhile
     free_slot(buffer.slot);
@@ -484,6 +538,16 @@ void Shard::on_send_done(uint32_t slot, io_uring_cqe* cqe, bool tcp) {
 }
 
 void Shard::close_connection_after_send(uint32_t connection) {
+  const unsigned owner = connection_owner(connection);
+  if (owner != config_.index) {
+    Mail mail;
+    mail.kind = Mail::Kind::tcp_close;
+    mail.from = static_cast<uint16_t>(config_.index);
+    mail.socket = connection;
+    if (config_.mailboxes != nullptr && owner < config_.mailboxes->shard_count())
+      release_to(owner, mail);  // must arrive: queued like a release when the mailbox is full
+    return;
+  }
   Connection* c = connection_from_id(connection);
   if (c == nullptr) return;
   c->closing = true;

@@ -48,11 +48,16 @@ struct Inbound {
 // What travels between shards (core/mailbox.h): a handed-over datagram (its bytes stay in the receiving
 // shard's buffer until the release comes back), a buffer release, or a message of the layers above.
 struct Mail {
-  enum class Kind : uint8_t { inbound, release_buffer, user };
+  // inbound: a message handed over (UDP: bytes in the sender's receive buffer `buffer_id`; TCP: a copy in the
+  //   sender's send slot `slot`); release_buffer / release_slot: give that memory back to its owner;
+  // tcp_send: send `data` (in the sender's slot `slot`) on connection `socket` of the owner, who copies it;
+  // tcp_close: close connection `socket` once its answers are sent; user: for the layers above.
+  enum class Kind : uint8_t { inbound, release_buffer, release_slot, tcp_send, tcp_close, user };
   Kind kind = Kind::user;
   Transport transport = Transport::udp;
   uint16_t from = 0;       // sending shard
-  uint16_t buffer_id = 0;  // inbound / release_buffer: the receive buffer in the sender's (or owner's) ring
+  uint16_t buffer_id = 0;  // inbound / release_buffer (UDP): the receive buffer in the owner's ring
+  uint32_t slot = 0;       // inbound (TCP), tcp_send, release_slot: the send slot in the owner's pool
   uint32_t socket = 0;
   uint32_t size = 0;
   const char* data = nullptr;
@@ -122,9 +127,11 @@ class Shard {
   void reply(const Inbound& in, OutBuffer buffer, uint32_t length);
   void close_connection_after_send(uint32_t connection);
 
-  // Hands the UDP datagram being handled (`in`, inside on_message) to shard `to`, without copying it: its
-  // buffer comes back when `to` has handled it. False when it cannot go (TCP, a full mailbox: counted);
-  // the caller then handles it here.
+  // Hands the message being handled (`in`, inside on_message) to shard `to`. A UDP datagram is not copied:
+  // its receive buffer comes back when `to` has handled it. A TCP message is copied once into a send slot
+  // (the connection's buffer is compacted after framing); answers from `to` travel back to this shard, which
+  // owns the connection. False when it cannot go (a full mailbox or no free slot: counted); the caller then
+  // handles it here.
   bool forward(unsigned to, const Inbound& in);
   // Sends a Mail::Kind::user message to shard `to`; false when its mailbox is full (counted).
   bool post(unsigned to, Mail mail);
@@ -192,7 +199,14 @@ class Shard {
   static void on_idle(TimerEntry& entry);
   void drain_mailbox();
   void on_mail(const Mail& mail);
-  uint32_t connection_id(uint32_t index) const { return (connections_[index].generation << 16) | index; }
+  // A TCP connection id names its owner: shard (8 bits) | generation (8 bits) | index (16 bits). Any shard
+  // may send on it (send_tcp posts to the owner); a stale id (closed and reused 256 times over) is the only
+  // way to reach the wrong connection.
+  uint32_t connection_id(uint32_t index) const {
+    return (config_.index << 24) | ((connections_[index].generation & 0xFF) << 16) | index;
+  }
+  static unsigned connection_owner(uint32_t id) { return id >> 24; }
+  void release_to(unsigned owner, const Mail& release);
   Connection* connection_from_id(uint32_t id);
 
   ShardConfig config_;

@@ -289,3 +289,53 @@ TEST(ShardMailbox, DatagramsHandedToTheOtherShardWithoutCopyAndBuffersReturn) {
 
 }  // namespace
 }  // namespace parkd
+
+namespace parkd {
+namespace {
+
+// TCP: each message is handed to the other shard, whose answer travels back to the shard that owns the
+// connection; pipelined messages keep their order, and the connection can be closed from the other shard.
+class TcpForwardingHandler : public EchoHandler {
+ public:
+  void on_message(Shard& shard, const Inbound& in) override {
+    if (in.forwarded_from < 0 && shard.forward(1 - shard.index(), in)) return;
+    std::string reply = "shard " + std::to_string(shard.index()) + " got " + std::string(in.data);
+    OutBuffer out = shard.out_buffer();
+    std::memcpy(out.data, reply.data(), reply.size());
+    shard.reply(in, out, static_cast<uint32_t>(reply.size()));
+    if (in.data.find("bye") != std::string_view::npos) shard.close_connection_after_send(in.socket);
+  }
+};
+
+TEST(ShardMailbox, TcpMessagesAnsweredByTheOtherShardOverTheOwnersConnection) {
+  NodeConfig config;
+  Endpoint local;
+  ASSERT_TRUE(parse_endpoint("127.0.0.1:0", local));
+  config.listen = {local};
+  config.shards = 2;
+  config.pin = false;
+  auto node = Node::create(config, [](unsigned) { return std::make_unique<TcpForwardingHandler>(); });
+  ASSERT_TRUE(node.ok()) << node.error();
+  (*node)->start();
+  for (int c = 0; c < 8; ++c) {  // several connections: either shard may accept each
+    int fd = client_socket(SOCK_STREAM, (*node)->bound()[0]);
+    std::string burst = "one\n\ntwo\n\n";
+    ASSERT_EQ(write(fd, burst.data(), burst.size()), static_cast<ssize_t>(burst.size()));
+    std::string a = "shard x got one\n\n";
+    std::string b = "shard x got two\n\n";
+    std::string got = read_exactly(fd, a.size() + b.size());
+    ASSERT_EQ(got.size(), a.size() + b.size()) << got;
+    EXPECT_EQ(got.substr(12, 5), "one\n\n") << got;
+    EXPECT_EQ(got.substr(a.size() + 12, 5), "two\n\n") << got;
+    EXPECT_EQ(got[6], got[a.size() + 6]) << "both answered by the same (other) shard";
+    ASSERT_EQ(write(fd, "bye\n\n", 5), 5);
+    EXPECT_EQ(read_exactly(fd, 17).substr(7), " got bye\n\n");
+    EXPECT_EQ(read_some(fd), "") << "closed from the other shard";
+    close(fd);
+  }
+  (*node)->stop();
+  EXPECT_EQ((*node)->wait(), "");
+}
+
+}  // namespace
+}  // namespace parkd
