@@ -33,6 +33,7 @@ enum : uint32_t {
   kVisualSeparator = 1U << 15,
   kUricNoSemi = 1U << 16,  // uric = reserved / unreserved (escaped apart), without ";" which ends a tel par
   kReserved = 1U << 17,    // RFC 2396 reserved: ";" / "/" / "?" / ":" / "@" / "&" / "=" / "+" / "$" / ","
+  kNameOnly = 1U << 18,    // host characters that cannot occur in an IPv4address: ALPHA / "-"
 };
 
 constexpr uint32_t kUserMask = kUnreserved | kUserExtra;
@@ -50,7 +51,7 @@ constexpr std::array<uint32_t, 256> make_classes() {
     const bool digit = c >= '0' && c <= '9';
     const bool hex = digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     auto& bits = t[static_cast<size_t>(c)];
-    if (alpha) bits |= kAlpha;
+    if (alpha) bits |= kAlpha | kNameOnly;
     if (digit) bits |= kDigit | kPhoneDigit;
     if (alpha || digit) bits |= kAlnum | kUnreserved | kHostChar | kSchemeChar | kTelPname | kUricNoSemi;
     if (hex) bits |= kHex | kPhoneDigitHex;
@@ -62,6 +63,7 @@ constexpr std::array<uint32_t, 256> make_classes() {
   add("[]/:&+$", kParamExtra);
   add("[]/?:+$", kHeaderExtra);
   add("-.", kHostChar);
+  add("-", kNameOnly);
   add("+-.", kSchemeChar);
   add("-", kTelPname);
   add("-.()", kPhoneDigit | kPhoneDigitHex | kVisualSeparator);
@@ -130,18 +132,25 @@ bool parse_ipv4(std::string_view s, bool leading_zeros_allowed, uint8_t* out) {
 // hostname    = *( domainlabel "." ) toplabel [ "." ]
 // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
 // toplabel    = ALPHA / ALPHA *( alphanum / "-" ) alphanum
-// `h` holds only alphanum, "-" and "." (the caller scanned it with kHostChar).
+// `h` holds only alphanum, "-" and "." (the caller scanned it with kHostChar), so a label is well-formed
+// exactly when it is not empty and neither starts nor ends with "-": one pass that looks at each byte and the
+// one before it (a virtual "." before the first byte) checks every label.
 bool is_hostname(std::string_view h) {
   if (!h.empty() && h.back() == '.') h.remove_suffix(1);
   if (h.empty()) return false;
-  size_t label = 0;
-  for (size_t i = 0; i <= h.size(); ++i) {
-    if (i < h.size() && h[i] != '.') continue;
-    if (i == label || !is(h[label], kAlnum) || !is(h[i - 1], kAlnum)) return false;
-    if (i == h.size()) return is(h[label], kAlpha);  // the toplabel starts with a letter
-    label = i + 1;
+  char prev = '.';
+  size_t top = 0;  // where the last label starts
+  for (size_t i = 0; i < h.size(); ++i) {
+    const char c = h[i];
+    if (c == '.') {
+      if (prev == '.' || prev == '-') return false;  // empty label, or one ending in "-"
+      top = i + 1;
+    } else if (c == '-' && prev == '.') {
+      return false;  // a label starting with "-"
+    }
+    prev = c;
   }
-  return false;
+  return is(prev, kAlnum) && is(h[top], kAlpha);  // prev is alnum, so top < h.size()
 }
 
 // telephone-subscriber numbers (RFC 3966):
@@ -385,16 +394,20 @@ UriError parse_hostport(std::string_view text, size_t& i, UriView& out) {
     out.host_kind = HostKind::ipv6;
     ++i;
   } else {
+    // An IPv4address holds only digits and dots, and such a string is never a hostname (its toplabel would
+    // not start with a letter): so the scan notes whether any other host character occurs, and only one of
+    // the two checks runs.
     const size_t start = i;
-    skip_plain(text, i, kHostChar);
+    uint32_t seen = 0;
+    for (; i < n && is(text[i], kHostChar); ++i) seen |= kClasses[static_cast<unsigned char>(text[i])];
     out.host = text.substr(start, i - start);
     uint8_t bytes[4];
-    if (parse_ipv4(out.host, true, bytes)) {
+    if ((seen & kNameOnly) == 0) {
+      if (!parse_ipv4(out.host, true, bytes)) return UriError::bad_host;
       out.host_kind = HostKind::ipv4;
-    } else if (is_hostname(out.host)) {
-      out.host_kind = HostKind::name;
     } else {
-      return UriError::bad_host;
+      if (!is_hostname(out.host)) return UriError::bad_host;
+      out.host_kind = HostKind::name;
     }
   }
   if (i < n && text[i] == ':') {
