@@ -848,7 +848,16 @@ ParseResult Parser::run() {
     }
     // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
     const char* name_begin = p_;
-    while (p_ < end_ && is_token_char(*p_)) ++p_;
+    // Known names are looked up before their bytes are checked: the name most likely ends at the first ':',
+    // SP or HT, and header_id() matches only names spelled as in headers.def, which are tokens. So a hit is a
+    // token followed by a non-token byte (or the end), exactly what the byte-by-byte scan below would find.
+    const char* name_guess = internal::find_colon_or_blank(p_, end_ - p_ > 64 ? p_ + 64 : end_);
+    HeaderId id = header_id(std::string_view(p_, static_cast<size_t>(name_guess - p_)));
+    if (id != HeaderId::other) {
+      p_ = name_guess;
+    } else {
+      while (p_ < end_ && is_token_char(*p_)) ++p_;
+    }
     if (p_ == end_) return ran_out();
     if (p_ == name_begin) return error(ParseError::bad_header_name);
     const char* name_end = p_;
@@ -866,7 +875,7 @@ ParseResult Parser::run() {
     HeaderView& h = m_.headers[m_.header_count++];
     h.name = std::string_view(name_begin, static_cast<size_t>(name_end - name_begin));
     h.value = trim(std::string_view(value_begin, static_cast<size_t>(line_end_ - value_begin)));
-    h.id = header_id(h.name);
+    h.id = id != HeaderId::other ? id : header_id(h.name);
     p_ = next_;
     if (h.id != HeaderId::other && first_header_error == ParseError::none) {
       // After a fault in one header's value the rest is still read, so that a 400 can copy the Vias,

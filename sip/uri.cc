@@ -153,6 +153,59 @@ bool is_hostname(std::string_view h) {
   return is(prev, kAlnum) && is(h[top], kAlpha);  // prev is alnum, so top < h.size()
 }
 
+// The host of a hostport in one pass: where it ends (the first byte that is not alphanum, "-" or "."), whether
+// it holds only digits and dots (then it can only be an IPv4address: such a string is never a hostname, its
+// toplabel would not start with a letter), and whether it is a hostname by the rule of is_hostname() above,
+// checked on the fly from each byte and the one before it.
+struct HostScan {
+  size_t end = 0;
+  bool digits_and_dots_only = true;
+  bool hostname = false;
+};
+
+enum HostCode : uint8_t { kNotHost, kHostDigit, kHostLetter, kHostHyphen, kHostDot };
+constexpr std::array<uint8_t, 256> make_host_codes() {
+  std::array<uint8_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = kHostDigit;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = kHostLetter;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = kHostLetter;
+  t['-'] = kHostHyphen;
+  t['.'] = kHostDot;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kHostCodes = make_host_codes();
+// Bit n of kBadAfter[prev] is set when a byte of code n may not follow a byte of code prev: a label may not be
+// empty ("..", or a leading "."), start with "-" (".-") or end with "-" ("-.").
+constexpr std::array<uint8_t, 5> kBadAfter = {0, 0, 0, 1U << kHostDot, (1U << kHostDot) | (1U << kHostHyphen)};
+
+HostScan scan_host(std::string_view text, size_t i) {
+  HostScan r;
+  const size_t start = i;
+  unsigned prev = kHostDot;  // as if a "." came before the first byte: the first label may not start with "-"
+  unsigned bad = 0;
+  unsigned seen = 0;      // bit n: a byte of code n occurred
+  size_t top = start;     // where the last label starts
+  size_t top_before = 0;  // where the label before it starts (the toplabel when the host ends with ".")
+  for (; i < text.size(); ++i) {
+    const unsigned code = kHostCodes[static_cast<unsigned char>(text[i])];
+    if (code == kNotHost) break;
+    bad |= kBadAfter[prev] >> code;
+    seen |= 1U << code;
+    if (code == kHostDot) {
+      top_before = top;
+      top = i + 1;
+    }
+    prev = code;
+  }
+  r.end = i;
+  r.digits_and_dots_only = (seen & ((1U << kHostLetter) | (1U << kHostHyphen))) == 0;
+  if (i == start || (bad & 1U) != 0 || prev == kHostHyphen) return r;
+  // hostname = *( domainlabel "." ) toplabel [ "." ]: a final "." ends the toplabel rather than a label.
+  const size_t toplabel = prev == kHostDot ? top_before : top;
+  r.hostname = toplabel < i && kHostCodes[static_cast<unsigned char>(text[toplabel])] == kHostLetter;
+  return r;
+}
+
 // telephone-subscriber numbers (RFC 3966):
 //   global-number-digits = "+" *phonedigit DIGIT *phonedigit
 //   local-number-digits  = *phonedigit-hex ( HEXDIG / "*" / "#" ) *phonedigit-hex
@@ -394,19 +447,16 @@ UriError parse_hostport(std::string_view text, size_t& i, UriView& out) {
     out.host_kind = HostKind::ipv6;
     ++i;
   } else {
-    // An IPv4address holds only digits and dots, and such a string is never a hostname (its toplabel would
-    // not start with a letter): so the scan notes whether any other host character occurs, and only one of
-    // the two checks runs.
     const size_t start = i;
-    uint32_t seen = 0;
-    for (; i < n && is(text[i], kHostChar); ++i) seen |= kClasses[static_cast<unsigned char>(text[i])];
+    const HostScan host = scan_host(text, i);
+    i = host.end;
     out.host = text.substr(start, i - start);
     uint8_t bytes[4];
-    if ((seen & kNameOnly) == 0) {
+    if (host.digits_and_dots_only) {
       if (!parse_ipv4(out.host, true, bytes)) return UriError::bad_host;
       out.host_kind = HostKind::ipv4;
     } else {
-      if (!is_hostname(out.host)) return UriError::bad_host;
+      if (!host.hostname) return UriError::bad_host;
       out.host_kind = HostKind::name;
     }
   }

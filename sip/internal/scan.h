@@ -10,6 +10,8 @@
 // differential fuzzer checks the others against.
 #pragma once
 
+#include <emmintrin.h>
+
 namespace parkd::sip::internal {
 
 const char* find_stop_scalar(const char* p, const char* end);
@@ -27,5 +29,24 @@ inline bool is_stop_byte(unsigned char c) { return c < 0x20 || c == 0x7F; }
 // in [p, end), or `end`. SSE2 (the x86-64 baseline), reading only whole 16-byte blocks inside the range.
 const char* find_list_delimiter(const char* p, const char* end);
 const char* find_list_delimiter_scalar(const char* p, const char* end);
+
+// The first ':', SP or HT in [p, end), or `end`: where a header name most likely ends. Inline because it runs
+// once per header line and usually finds its byte in the first 16-byte block (SSE2, whole blocks inside the
+// range only; the bytes after the last whole block are checked one by one).
+inline const char* find_colon_or_blank(const char* p, const char* end) {
+  const __m128i colon = _mm_set1_epi8(':');
+  const __m128i space = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hit =
+        _mm_or_si128(_mm_cmpeq_epi8(v, colon), _mm_or_si128(_mm_cmpeq_epi8(v, space), _mm_cmpeq_epi8(v, tab)));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+  while (p < end && *p != ':' && *p != ' ' && *p != '\t') ++p;
+  return p;
+}
 
 }  // namespace parkd::sip::internal
