@@ -46,8 +46,8 @@ constexpr uint8_t empty_slot = 0xFF;
 
 constexpr uint32_t folded(char c) { return static_cast<unsigned char>(c) | 0x20U; }
 constexpr size_t slot_of(const char* name, size_t len, uint32_t multiplier) {
-  const uint32_t key = folded(name[0]) | folded(name[len / 2]) << 8 | folded(name[len - 1]) << 16 |
-                       static_cast<uint32_t>(len) << 24;
+  const uint32_t key =
+      folded(name[0]) | folded(name[len / 2]) << 8 | folded(name[len - 1]) << 16 | static_cast<uint32_t>(len) << 24;
   return (key * multiplier) >> 22;  // the top 10 bits: slot_count is 1024
 }
 

@@ -174,8 +174,7 @@ bool parse_name_addr(std::string_view s, NameAddrView& out) {
   }
   out.uri = trim(out.uri);
   if (out.uri.empty()) return false;
-  for (char c : out.uri)
-    if (is_lws(c)) return false;
+  if (internal::contains_lws(out.uri.data(), out.uri.data() + out.uri.size())) return false;
   skip_lws(after);
   if (!after.empty()) {
     if (after.front() != ';') return false;

@@ -12,6 +12,9 @@
 
 #include <emmintrin.h>
 
+#include <cstdint>
+#include <cstring>
+
 namespace parkd::sip::internal {
 
 const char* find_stop_scalar(const char* p, const char* end);
@@ -47,6 +50,30 @@ inline const char* find_colon_or_blank(const char* p, const char* end) {
   }
   while (p < end && *p != ':' && *p != ' ' && *p != '\t') ++p;
   return p;
+}
+
+// True when [p, end) holds SP, HT, CR or LF. Word at a time: (w - 0x21..21) & ~w & 0x80..80 is non-zero exactly
+// when some byte of w is below 0x21 (SWAR), and URIs, where this runs, hold none, so the exact byte check runs
+// only for the rare word that has one. 8-byte loads stay inside the range (the last one overlaps the one
+// before); ranges under 8 bytes are checked byte by byte.
+inline bool contains_lws(const char* p, const char* end) {
+  auto is_lws_byte = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  auto bytewise = [&](const char* from, const char* to) {
+    for (; from < to; ++from)
+      if (is_lws_byte(*from)) return true;
+    return false;
+  };
+  if (end - p < 8) return bytewise(p, end);
+  constexpr uint64_t ones = 0x0101010101010101ULL;
+  constexpr uint64_t highs = 0x8080808080808080ULL;
+  auto word_may_have = [&](const char* at) {
+    uint64_t w;
+    std::memcpy(&w, at, 8);
+    return ((w - ones * 0x21) & ~w & highs) != 0;
+  };
+  for (; end - p > 8; p += 8)
+    if (word_may_have(p) && bytewise(p, p + 8)) return true;
+  return word_may_have(end - 8) && bytewise(end - 8, end);
 }
 
 }  // namespace parkd::sip::internal

@@ -26,7 +26,8 @@ using Scanner = const char* (*)(const char*, const char*);
 void expect_same_everywhere(const std::string& bytes, Scanner fast, Scanner reference) {
   for (size_t begin = 0; begin < bytes.size(); ++begin) {
     for (size_t end = begin; end <= bytes.size() && end - begin <= 80; ++end) {
-      std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(begin), bytes.begin() + static_cast<ptrdiff_t>(end));
+      std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(begin),
+                              bytes.begin() + static_cast<ptrdiff_t>(end));
       const char* first = block.data();
       const char* last = first + block.size();
       ASSERT_EQ(fast(first, last) - first, reference(first, last) - first)
@@ -80,6 +81,45 @@ TEST(ScanTest, StopAndListDelimiterMatchReference) {
     expect_same_everywhere(s, find_stop_sse2, find_stop_scalar);
     expect_same_everywhere(s, find_stop, find_stop_scalar);
     expect_same_everywhere(s, find_list_delimiter, find_list_delimiter_scalar);
+  }
+}
+
+TEST(ScanTest, ContainsLwsMatchesReference) {
+  auto reference = [](const char* p, const char* end) {
+    for (; p < end; ++p)
+      if (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n') return true;
+    return false;
+  };
+  auto check_all_ranges = [&](const std::string& bytes) {
+    for (size_t begin = 0; begin < bytes.size(); ++begin) {
+      for (size_t end = begin; end <= bytes.size() && end - begin <= 40; ++end) {
+        std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(begin),
+                                bytes.begin() + static_cast<ptrdiff_t>(end));
+        const char* first = block.data();
+        const char* last = first + block.size();
+        ASSERT_EQ(contains_lws(first, last), reference(first, last)) << "range [" << begin << ", " << end << ")";
+      }
+    }
+  };
+  // One whitespace byte at each position, bytes just below and above 0x21 that are not whitespace, and bytes
+  // with the top bit set (the SWAR borrow must not turn them into false hits or hide a real one).
+  for (char ws : {' ', '\t', '\r', '\n'}) {
+    for (size_t at = 0; at < 20; ++at) {
+      std::string s(20, 'a');
+      s[at] = ws;
+      check_all_ranges(s);
+    }
+  }
+  check_all_ranges(std::string("\x00\x01\x08\x0B\x0C\x1F\x21\x7F\x80\xA0\xFF!!!!!!!!!!", 21));
+  std::mt19937 rng(99);
+  for (int round = 0; round < 60; ++round)
+    check_all_ranges(random_bytes(rng, 48, "sip:alice@example.com;x=y\x1F\x21\x80\xA0"));
+  for (int round = 0; round < 60; ++round) {
+    std::string s = random_bytes(rng, 48, "sip:alice@example.com;x=y\x80\xFF");
+    for (char& c : s)
+      if (c == ' ' || c == '\t' || c == '\r' || c == '\n') c = 'x';
+    if (round % 2 == 0) s[rng() % s.size()] = " \t\r\n"[rng() % 4];
+    check_all_ranges(s);
   }
 }
 
