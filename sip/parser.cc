@@ -189,8 +189,7 @@ bool parse_name_addr(std::string_view s, NameAddrView& out) {
   }
   out.uri = trim(out.uri);
   if (out.uri.empty()) return false;
-  for (char c : out.uri)
-    if (is_lws(c)) return false;
+  if (internal::contains_lws(out.uri.data(), out.uri.data() + out.uri.size())) return false;
   skip_lws(after);
   if (!after.empty()) {
     if (after.front() != ';') return false;
@@ -335,6 +334,89 @@ bool parse_contact(std::string_view s, ContactView& c) {
 //
 //   credentials = ("Digest" LWS digest-response) / other-response
 //   digest-response = dig-resp *(COMMA dig-resp)      dig-resp = token EQUAL ( token / quoted-string )
+
+// Stores one auth-param in the field it names; other names are ignored (a later duplicate wins).
+void set_auth_param(AuthView& a, std::string_view name, std::string_view value) {
+  switch (name.size()) {
+    case 2:
+      if (iequals(name, "nc")) a.nc = value;
+      break;
+    case 3:
+      if (iequals(name, "uri")) a.uri = value;
+      if (iequals(name, "qop")) a.qop = value;
+      break;
+    case 5:
+      if (iequals(name, "realm")) a.realm = value;
+      if (iequals(name, "nonce")) a.nonce = value;
+      if (iequals(name, "stale")) a.stale = value;
+      break;
+    case 6:
+      if (iequals(name, "cnonce")) a.cnonce = value;
+      if (iequals(name, "opaque")) a.opaque = value;
+      if (iequals(name, "domain")) a.domain = value;
+      break;
+    case 8:
+      if (iequals(name, "username")) a.username = value;
+      if (iequals(name, "response")) a.response = value;
+      break;
+    case 9:
+      if (iequals(name, "algorithm")) a.algorithm = value;
+      break;
+    default: break;
+  }
+}
+
+// Bytes that may not appear in an unquoted auth-param value on the fast path below: LWS, and the list
+// delimiters of next_element() (',', '"', '\\', '<', '>').
+constexpr std::array<bool, 256> build_plain_value_stops() {
+  std::array<bool, 256> t{};
+  for (char c : std::string_view(" \t\r\n,\"\\<>")) t[static_cast<unsigned char>(c)] = true;
+  return t;
+}
+constexpr std::array<bool, 256> plain_value_stop = build_plain_value_stops();
+
+// The shape every digest header takes in practice, in one pass over the bytes:
+//   [ *(LWS / ",") ] param *( *LWS "," *(LWS / ",") param ) *(LWS / ",")
+//   param = token *LWS "=" *LWS ( DQUOTE *(any byte but DQUOTE and "\\") DQUOTE / 1*plain-byte )
+// On that shape the general path (next_element() splitting, then "=" and trimming) sets exactly the same
+// fields, so this is only a shortcut past its per-delimiter rescans. Returns false on anything else (escapes,
+// angle brackets, stray quotes, an empty value, ...) without having decided: the caller then runs the general
+// path, whose leniency defines what is accepted.
+bool parse_auth_params_fast(std::string_view s, AuthView& a) {
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  for (;;) {
+    while (p < end && (is_lws(*p) || *p == ',')) ++p;  // next_element skips empty elements the same way
+    if (p == end) return true;
+    const char* const name_begin = p;
+    while (p < end && is_token_char(*p)) ++p;
+    if (p == name_begin) return false;
+    const std::string_view name(name_begin, static_cast<size_t>(p - name_begin));
+    while (p < end && is_lws(*p)) ++p;
+    if (p == end || *p != '=') return false;
+    ++p;
+    while (p < end && is_lws(*p)) ++p;
+    if (p == end) return false;
+    std::string_view value;
+    if (*p == '"') {
+      // Jump between list delimiters to the closing quote; a backslash (quoted-pair) leaves the fast path.
+      const char* q = internal::find_list_delimiter(p + 1, end);
+      while (q < end && *q != '"' && *q != '\\') q = internal::find_list_delimiter(q + 1, end);
+      if (q == end || *q != '"') return false;
+      value = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
+      p = q + 1;
+    } else {
+      const char* const value_begin = p;
+      while (p < end && !plain_value_stop[static_cast<unsigned char>(*p)]) ++p;
+      if (p == value_begin) return false;
+      value = std::string_view(value_begin, static_cast<size_t>(p - value_begin));
+    }
+    while (p < end && is_lws(*p)) ++p;
+    if (p < end && *p != ',') return false;
+    set_auth_param(a, name, value);
+  }
+}
+
 bool parse_auth(std::string_view s, AuthView& a) {
   a = AuthView{};
   a.raw = s;
@@ -347,6 +429,9 @@ bool parse_auth(std::string_view s, AuthView& a) {
   s.remove_prefix(i);
   if (s.empty()) return true;  // a scheme with no parameters
   if (!is_lws(s.front())) return false;
+  const AuthView scheme_only = a;
+  if (parse_auth_params_fast(s, a)) return true;
+  a = scheme_only;  // the general path starts again from the first parameter
   bool bad = false;
   std::string_view element;
   while (next_element(s, element, bad)) {
@@ -359,33 +444,7 @@ bool parse_auth(std::string_view s, AuthView& a) {
       if (value.size() < 2 || value.back() != '"') return false;
       value = value.substr(1, value.size() - 2);
     }
-    switch (name.size()) {
-      case 2:
-        if (iequals(name, "nc")) a.nc = value;
-        break;
-      case 3:
-        if (iequals(name, "uri")) a.uri = value;
-        if (iequals(name, "qop")) a.qop = value;
-        break;
-      case 5:
-        if (iequals(name, "realm")) a.realm = value;
-        if (iequals(name, "nonce")) a.nonce = value;
-        if (iequals(name, "stale")) a.stale = value;
-        break;
-      case 6:
-        if (iequals(name, "cnonce")) a.cnonce = value;
-        if (iequals(name, "opaque")) a.opaque = value;
-        if (iequals(name, "domain")) a.domain = value;
-        break;
-      case 8:
-        if (iequals(name, "username")) a.username = value;
-        if (iequals(name, "response")) a.response = value;
-        break;
-      case 9:
-        if (iequals(name, "algorithm")) a.algorithm = value;
-        break;
-      default: break;
-    }
+    set_auth_param(a, name, value);
   }
   return !bad;
 }
@@ -812,7 +871,16 @@ ParseResult Parser::run() {
     }
     // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
     const char* name_begin = p_;
-    while (p_ < end_ && is_token_char(*p_)) ++p_;
+    // Known names are looked up before their bytes are checked: the name most likely ends at the first ':',
+    // SP or HT, and header_id() matches only names spelled as in headers.def, which are tokens. So a hit is a
+    // token followed by a non-token byte (or the end), exactly what the byte-by-byte scan below would find.
+    const char* name_guess = internal::find_colon_or_blank(p_, end_ - p_ > 64 ? p_ + 64 : end_);
+    HeaderId id = header_id(std::string_view(p_, static_cast<size_t>(name_guess - p_)));
+    if (id != HeaderId::other) {
+      p_ = name_guess;
+    } else {
+      while (p_ < end_ && is_token_char(*p_)) ++p_;
+    }
     if (p_ == end_) return ran_out();
     if (p_ == name_begin) return error(ParseError::bad_header_name);
     const char* name_end = p_;
@@ -830,7 +898,7 @@ ParseResult Parser::run() {
     HeaderView& h = m_.headers[m_.header_count++];
     h.name = std::string_view(name_begin, static_cast<size_t>(name_end - name_begin));
     h.value = trim(std::string_view(value_begin, static_cast<size_t>(line_end_ - value_begin)));
-    h.id = header_id(h.name);
+    h.id = id != HeaderId::other ? id : header_id(h.name);
     p_ = next_;
     if (h.id != HeaderId::other && first_header_error == ParseError::none) {
       // After a fault in one header's value the rest is still read, so that a 400 can copy the Vias,

@@ -33,6 +33,7 @@ enum : uint32_t {
   kVisualSeparator = 1U << 15,
   kUricNoSemi = 1U << 16,  // uric = reserved / unreserved (escaped apart), without ";" which ends a tel par
   kReserved = 1U << 17,    // RFC 2396 reserved: ";" / "/" / "?" / ":" / "@" / "&" / "=" / "+" / "$" / ","
+  kNameOnly = 1U << 18,    // host characters that cannot occur in an IPv4address: ALPHA / "-"
 };
 
 constexpr uint32_t kUserMask = kUnreserved | kUserExtra;
@@ -50,7 +51,7 @@ constexpr std::array<uint32_t, 256> make_classes() {
     const bool digit = c >= '0' && c <= '9';
     const bool hex = digit || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
     auto& bits = t[static_cast<size_t>(c)];
-    if (alpha) bits |= kAlpha;
+    if (alpha) bits |= kAlpha | kNameOnly;
     if (digit) bits |= kDigit | kPhoneDigit;
     if (alpha || digit) bits |= kAlnum | kUnreserved | kHostChar | kSchemeChar | kTelPname | kUricNoSemi;
     if (hex) bits |= kHex | kPhoneDigitHex;
@@ -62,6 +63,7 @@ constexpr std::array<uint32_t, 256> make_classes() {
   add("[]/:&+$", kParamExtra);
   add("[]/?:+$", kHeaderExtra);
   add("-.", kHostChar);
+  add("-", kNameOnly);
   add("+-.", kSchemeChar);
   add("-", kTelPname);
   add("-.()", kPhoneDigit | kPhoneDigitHex | kVisualSeparator);
@@ -130,18 +132,78 @@ bool parse_ipv4(std::string_view s, bool leading_zeros_allowed, uint8_t* out) {
 // hostname    = *( domainlabel "." ) toplabel [ "." ]
 // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
 // toplabel    = ALPHA / ALPHA *( alphanum / "-" ) alphanum
-// `h` holds only alphanum, "-" and "." (the caller scanned it with kHostChar).
+// `h` holds only alphanum, "-" and "." (the caller scanned it with kHostChar), so a label is well-formed
+// exactly when it is not empty and neither starts nor ends with "-": one pass that looks at each byte and the
+// one before it (a virtual "." before the first byte) checks every label.
 bool is_hostname(std::string_view h) {
   if (!h.empty() && h.back() == '.') h.remove_suffix(1);
   if (h.empty()) return false;
-  size_t label = 0;
-  for (size_t i = 0; i <= h.size(); ++i) {
-    if (i < h.size() && h[i] != '.') continue;
-    if (i == label || !is(h[label], kAlnum) || !is(h[i - 1], kAlnum)) return false;
-    if (i == h.size()) return is(h[label], kAlpha);  // the toplabel starts with a letter
-    label = i + 1;
+  char prev = '.';
+  size_t top = 0;  // where the last label starts
+  for (size_t i = 0; i < h.size(); ++i) {
+    const char c = h[i];
+    if (c == '.') {
+      if (prev == '.' || prev == '-') return false;  // empty label, or one ending in "-"
+      top = i + 1;
+    } else if (c == '-' && prev == '.') {
+      return false;  // a label starting with "-"
+    }
+    prev = c;
   }
-  return false;
+  return is(prev, kAlnum) && is(h[top], kAlpha);  // prev is alnum, so top < h.size()
+}
+
+// The host of a hostport in one pass: where it ends (the first byte that is not alphanum, "-" or "."), whether
+// it holds only digits and dots (then it can only be an IPv4address: such a string is never a hostname, its
+// toplabel would not start with a letter), and whether it is a hostname by the rule of is_hostname() above,
+// checked on the fly from each byte and the one before it.
+struct HostScan {
+  size_t end = 0;
+  bool digits_and_dots_only = true;
+  bool hostname = false;
+};
+
+enum HostCode : uint8_t { kNotHost, kHostDigit, kHostLetter, kHostHyphen, kHostDot };
+constexpr std::array<uint8_t, 256> make_host_codes() {
+  std::array<uint8_t, 256> t{};
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<size_t>(c)] = kHostDigit;
+  for (int c = 'a'; c <= 'z'; ++c) t[static_cast<size_t>(c)] = kHostLetter;
+  for (int c = 'A'; c <= 'Z'; ++c) t[static_cast<size_t>(c)] = kHostLetter;
+  t['-'] = kHostHyphen;
+  t['.'] = kHostDot;
+  return t;
+}
+constexpr std::array<uint8_t, 256> kHostCodes = make_host_codes();
+// Bit n of kBadAfter[prev] is set when a byte of code n may not follow a byte of code prev: a label may not be
+// empty ("..", or a leading "."), start with "-" (".-") or end with "-" ("-.").
+constexpr std::array<uint8_t, 5> kBadAfter = {0, 0, 0, 1U << kHostDot, (1U << kHostDot) | (1U << kHostHyphen)};
+
+HostScan scan_host(std::string_view text, size_t i) {
+  HostScan r;
+  const size_t start = i;
+  unsigned prev = kHostDot;  // as if a "." came before the first byte: the first label may not start with "-"
+  unsigned bad = 0;
+  unsigned seen = 0;      // bit n: a byte of code n occurred
+  size_t top = start;     // where the last label starts
+  size_t top_before = 0;  // where the label before it starts (the toplabel when the host ends with ".")
+  for (; i < text.size(); ++i) {
+    const unsigned code = kHostCodes[static_cast<unsigned char>(text[i])];
+    if (code == kNotHost) break;
+    bad |= kBadAfter[prev] >> code;
+    seen |= 1U << code;
+    if (code == kHostDot) {
+      top_before = top;
+      top = i + 1;
+    }
+    prev = code;
+  }
+  r.end = i;
+  r.digits_and_dots_only = (seen & ((1U << kHostLetter) | (1U << kHostHyphen))) == 0;
+  if (i == start || (bad & 1U) != 0 || prev == kHostHyphen) return r;
+  // hostname = *( domainlabel "." ) toplabel [ "." ]: a final "." ends the toplabel rather than a label.
+  const size_t toplabel = prev == kHostDot ? top_before : top;
+  r.hostname = toplabel < i && kHostCodes[static_cast<unsigned char>(text[toplabel])] == kHostLetter;
+  return r;
 }
 
 // telephone-subscriber numbers (RFC 3966):
@@ -386,15 +448,16 @@ UriError parse_hostport(std::string_view text, size_t& i, UriView& out) {
     ++i;
   } else {
     const size_t start = i;
-    skip_plain(text, i, kHostChar);
+    const HostScan host = scan_host(text, i);
+    i = host.end;
     out.host = text.substr(start, i - start);
     uint8_t bytes[4];
-    if (parse_ipv4(out.host, true, bytes)) {
+    if (host.digits_and_dots_only) {
+      if (!parse_ipv4(out.host, true, bytes)) return UriError::bad_host;
       out.host_kind = HostKind::ipv4;
-    } else if (is_hostname(out.host)) {
-      out.host_kind = HostKind::name;
     } else {
-      return UriError::bad_host;
+      if (!host.hostname) return UriError::bad_host;
+      out.host_kind = HostKind::name;
     }
   }
   if (i < n && text[i] == ':') {

@@ -10,6 +10,11 @@
 // differential fuzzer checks the others against.
 #pragma once
 
+#include <emmintrin.h>
+
+#include <cstdint>
+#include <cstring>
+
 namespace parkd::sip::internal {
 
 const char* find_stop_scalar(const char* p, const char* end);
@@ -27,5 +32,48 @@ inline bool is_stop_byte(unsigned char c) { return c < 0x20 || c == 0x7F; }
 // in [p, end), or `end`. SSE2 (the x86-64 baseline), reading only whole 16-byte blocks inside the range.
 const char* find_list_delimiter(const char* p, const char* end);
 const char* find_list_delimiter_scalar(const char* p, const char* end);
+
+// The first ':', SP or HT in [p, end), or `end`: where a header name most likely ends. Inline because it runs
+// once per header line and usually finds its byte in the first 16-byte block (SSE2, whole blocks inside the
+// range only; the bytes after the last whole block are checked one by one).
+inline const char* find_colon_or_blank(const char* p, const char* end) {
+  const __m128i colon = _mm_set1_epi8(':');
+  const __m128i space = _mm_set1_epi8(' ');
+  const __m128i tab = _mm_set1_epi8('\t');
+  while (end - p >= 16) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const __m128i hit =
+        _mm_or_si128(_mm_cmpeq_epi8(v, colon), _mm_or_si128(_mm_cmpeq_epi8(v, space), _mm_cmpeq_epi8(v, tab)));
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(hit));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+  while (p < end && *p != ':' && *p != ' ' && *p != '\t') ++p;
+  return p;
+}
+
+// True when [p, end) holds SP, HT, CR or LF. Word at a time: (w - 0x21..21) & ~w & 0x80..80 is non-zero exactly
+// when some byte of w is below 0x21 (SWAR), and URIs, where this runs, hold none, so the exact byte check runs
+// only for the rare word that has one. 8-byte loads stay inside the range (the last one overlaps the one
+// before); ranges under 8 bytes are checked byte by byte.
+inline bool contains_lws(const char* p, const char* end) {
+  auto is_lws_byte = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  auto bytewise = [&](const char* from, const char* to) {
+    for (; from < to; ++from)
+      if (is_lws_byte(*from)) return true;
+    return false;
+  };
+  if (end - p < 8) return bytewise(p, end);
+  constexpr uint64_t ones = 0x0101010101010101ULL;
+  constexpr uint64_t highs = 0x8080808080808080ULL;
+  auto word_may_have = [&](const char* at) {
+    uint64_t w;
+    std::memcpy(&w, at, 8);
+    return ((w - ones * 0x21) & ~w & highs) != 0;
+  };
+  for (; end - p > 8; p += 8)
+    if (word_may_have(p) && bytewise(p, p + 8)) return true;
+  return word_may_have(end - 8) && bytewise(end - 8, end);
+}
 
 }  // namespace parkd::sip::internal
