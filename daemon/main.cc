@@ -119,11 +119,13 @@ int run(const parkd::daemon::Options& options) {
   node->start([self] { kill(self, SIGUSR2); });
   std::printf("ready\n");
   if (options.demo) {
+    const std::string at = node->bound()[0].to_string();
     std::printf(
-        "\nTry it: point a SIP phone at %s with one of the demo extensions above (user = number,\n"
-        "domain = the tenant's domain), or check that parkd is alive:\n"
-        "  sipp -sn uac ... (see tools/sipp/README.md), or any OPTIONS ping to sip:%s\n",
-        node->bound()[0].to_string().c_str(), node->bound()[0].to_string().c_str());
+        "\nTry it:\n"
+        "  sipp -sf tools/sipp/options.xml -m 1 %s     # parkd answers OPTIONS (from the source tree)\n"
+        "  point a SIP phone at %s with a demo extension above: user = number, domain = the tenant's\n"
+        "  domain (registration, calls and park arrive with the registrar, calls and park issues)\n",
+        at.c_str(), at.c_str());
   }
   std::printf("Press Ctrl-C to stop.\n");
   std::fflush(stdout);

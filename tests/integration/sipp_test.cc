@@ -1,0 +1,54 @@
+// Every scenario of tools/sipp/ run with real SIPp (Debian sip-tester) against a real parkd, at a low rate,
+// so none of them rots. SIPp exits 0 only when every call of the scenario succeeded.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <string>
+
+#include "support/process.h"
+
+namespace parkd::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr const char* sipp_binary = "/usr/bin/sipp";
+
+struct RunningParkd {
+  std::unique_ptr<Process> process;
+  std::string address;  // "127.0.0.1:PORT"
+};
+
+RunningParkd start_parkd() {
+  RunningParkd r;
+  r.process = std::make_unique<Process>(PARKD_BINARY,
+                                        std::vector<std::string>{"--demo", "--listen", "127.0.0.1:0", "--shards", "2"});
+  auto line = r.process->wait_for_line("listening udp+tcp 127.0.0.1:", 10s);
+  if (line) r.address = line->substr(line->find("127.0.0.1:"));
+  r.process->wait_for_line("ready", 10s);
+  return r;
+}
+
+// Runs SIPp with the scenario against parkd; returns its exit status (0: every call succeeded).
+int run_sipp(const std::string& scenario, const std::string& target, int calls, std::string* output) {
+  RunResult r = run(sipp_binary,
+                    {"-sf", std::string(PARKD_SOURCE_DIR) + "/tools/sipp/" + scenario, "-m", std::to_string(calls),
+                     "-r", "10", "-i", "127.0.0.1", "-p", "0", "-nostdin", "-timeout", "15s", "-timeout_error", target},
+                    30s);
+  *output = r.out + r.err;
+  return r.status;
+}
+
+TEST(Sipp, OptionsScenario) {
+  if (access(sipp_binary, X_OK) != 0) GTEST_SKIP() << "SIPp is not installed (apt-get install sip-tester)";
+  RunningParkd parkd = start_parkd();
+  ASSERT_FALSE(parkd.address.empty()) << parkd.process->stderr_text();
+  std::string output;
+  EXPECT_EQ(run_sipp("options.xml", parkd.address, 5, &output), 0) << output;
+  parkd.process->send_signal(SIGTERM);
+  EXPECT_EQ(parkd.process->wait_exit(10s), 0);
+}
+
+}  // namespace
+}  // namespace parkd::test
