@@ -69,7 +69,8 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{{"--demo", "--listen", "[::1:5060"}, "missing ']'"},
         BadCase{{"--demo", "--listen", "[::1]5060"}, "expected [IPv6]:PORT"},
         BadCase{{"--demo", "--listen", "[1.2.3.4]:5060"}, "not a numeric IPv6"},
-        BadCase{{"--demo=yes"}, "--demo takes no value"}, BadCase{{"--tenants="}, "--tenants needs a file name"}));
+        BadCase{{"--demo=yes"}, "--demo takes no value"}, BadCase{{"--tenants="}, "--tenants needs a file name"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return "case" + std::to_string(info.index); });
 
 }  // namespace
 }  // namespace parkd::daemon
