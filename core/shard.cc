@@ -183,6 +183,7 @@ bool Shard::run(std::string* error) {
   arm_wake();
   now_ms_ = monotonic_ms();
   timers_.advance(now_ms_);
+  handler_.on_start(*this);
 
   io_uring_cqe* cqes[256];
   while (!stopping_.load(std::memory_order_acquire)) {

@@ -77,6 +77,8 @@ class Handler {
   virtual Frame frame(std::string_view stream) = 0;
   // Called on the shard thread; `in.data` is valid only during the call.
   virtual void on_message(Shard& shard, const Inbound& in) = 0;
+  // Called once on the shard thread before its loop starts (the place to take the shard's timer wheel).
+  virtual void on_start(Shard& /*shard*/) {}
   // Called once per loop turn after the completions were handled (the place for batched work).
   virtual void on_turn_end(Shard& /*shard*/) {}
   // A Mail::Kind::user message from another shard.

@@ -40,6 +40,9 @@ class RequestHandler {
   // True when the handler took the request (it answers it, now or later); false gets 405.
   virtual bool on_request(Server& server, const Incoming& request) = 0;
   virtual void on_response(Server& /*server*/, const Incoming& /*response*/) {}
+  virtual void on_start(Shard& /*shard*/) {}
+  virtual void on_turn_end(Shard& /*shard*/) {}
+  virtual void on_mail(Shard& /*shard*/, const Mail& /*mail*/) {}
 };
 
 #define PARKD_SIP_SERVER_COUNTERS(X)                                                            \
@@ -62,6 +65,15 @@ class Server final : public parkd::Handler {
 
   Frame frame(std::string_view stream) override;
   void on_message(Shard& shard, const Inbound& in) override;
+  void on_start(Shard& shard) override {
+    if (next_ != nullptr) next_->on_start(shard);
+  }
+  void on_turn_end(Shard& shard) override {
+    if (next_ != nullptr) next_->on_turn_end(shard);
+  }
+  void on_mail(Shard& shard, const Mail& mail) override {
+    if (next_ != nullptr) next_->on_mail(shard, mail);
+  }
 
   // Answers `request` with `code` (reason "" takes the standard phrase); `extra` adds headers and may end
   // with a body. A To tag is added to a tag-less To for codes above 100. Returns false when no send buffer
