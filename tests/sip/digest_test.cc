@@ -281,7 +281,7 @@ TEST_F(DigestTest, TamperedNonceIsRefused) {
     Request wrong(c, std::string(64, 'c'));
     EXPECT_EQ(check(wrong, &alice.ha1), AuthResult::bad_nonce) << at;
   }
-  for (std::string bad : {n.substr(1), n + "A", std::string(nonce_size, '='), std::string()}) {
+  for (const std::string& bad : {n.substr(1), n + "A", std::string(nonce_size, '='), std::string()}) {
     Credentials c;
     c.nonce = bad;
     Request r(c);
