@@ -473,6 +473,11 @@ void Engine::open_loop_starts() {
     }
     uint32_t index = free_slots_.back();
     free_slots_.pop_back();
+    // The free list is a stack, so at moderate rates the same few slots come back again and again; a
+    // socket fixed per slot would then send everything from a handful of ports, and a server's
+    // SO_REUSEPORT hash would spread them over its shards very unevenly. Rotate instead.
+    slots_[index].socket = next_socket_;
+    next_socket_ = next_socket_ + 1 == socket_count_ ? 0 : next_socket_ + 1;
     start(slots_[index]);
   }
 }

@@ -179,6 +179,7 @@ class Engine {
 
   std::vector<Slot> slots_;
   std::vector<uint32_t> free_slots_;  // open loop
+  uint32_t next_socket_ = 0;          // open loop: each start takes the next socket, round robin
   std::vector<uint32_t> finished_;    // ring of slots whose transaction ended; each slot at most once
   size_t finished_head_ = 0;
   size_t finished_size_ = 0;
