@@ -41,11 +41,21 @@ socklen_t Endpoint::to_sockaddr(sockaddr_storage& out) const {
 
 size_t Endpoint::host_text(char* out, size_t size) const {
   char buf[INET6_ADDRSTRLEN] = {};
-  if (!ipv6)
-    inet_ntop(AF_INET, address + 12, buf, sizeof buf);
-  else
+  size_t n = 0;
+  if (!ipv6) {
+    // Every response's Via gets received= from this: dotted quads by hand, since inet_ntop formats with
+    // sprintf (1.5% of an OPTIONS answer in the transport benchmark's profile).
+    for (int i = 12; i < 16; ++i) {
+      unsigned v = address[i];
+      if (v >= 100) buf[n++] = static_cast<char>('0' + v / 100);
+      if (v >= 10) buf[n++] = static_cast<char>('0' + v / 10 % 10);
+      buf[n++] = static_cast<char>('0' + v % 10);
+      if (i != 15) buf[n++] = '.';
+    }
+  } else {
     inet_ntop(AF_INET6, address, buf, sizeof buf);
-  size_t n = std::strlen(buf);
+    n = std::strlen(buf);
+  }
   if (n > size) n = size;
   std::memcpy(out, buf, n);
   return n;
