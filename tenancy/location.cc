@@ -247,8 +247,10 @@ bool LocationTable::store_text(Record& r, std::string_view uri, std::string_view
   }
   char* out = blob(r.text);
   std::memcpy(out, uri.data(), uri.size());
-  std::memcpy(out + uri.size(), instance.data(), instance.size());
-  if (!instance.empty()) std::memcpy(out + uri.size() + instance.size(), &reg_id, sizeof(reg_id));
+  if (!instance.empty()) {  // an empty view may have a null data(): memcpy must not see it
+    std::memcpy(out + uri.size(), instance.data(), instance.size());
+    std::memcpy(out + uri.size() + instance.size(), &reg_id, sizeof(reg_id));
+  }
   r.uri_length = static_cast<uint32_t>(uri.size()) & 0xfff;
   r.instance_length = static_cast<uint32_t>(instance.size()) & 0xff;
   return true;

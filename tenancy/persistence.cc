@@ -102,7 +102,9 @@ size_t encode_stored_value(const StoredBinding& b, char (&out)[stored_value_leng
   out[44] = static_cast<char>(b.instance.size());
   put_le<uint16_t>(out + 45, b.flow.socket_index);
   std::memcpy(out + value_header_bytes, b.contact_uri.data(), b.contact_uri.size());
-  std::memcpy(out + value_header_bytes + b.contact_uri.size(), b.instance.data(), b.instance.size());
+  if (!b.instance.empty()) {
+    std::memcpy(out + value_header_bytes + b.contact_uri.size(), b.instance.data(), b.instance.size());
+  }
   return value_header_bytes + b.contact_uri.size() + b.instance.size();
 }
 
@@ -144,15 +146,15 @@ Result<std::unique_ptr<BindingStore>, std::string> BindingStore::open(const std:
   store->path_ = data_dir + "/registrations.mdb";
   struct stat st;
   if (::stat(data_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
-    return Unexpected(data_dir + ": not a directory (--data-dir must exist)");
+    return Unexpected<std::string>{data_dir + ": not a directory (--data-dir must exist)"};
   }
   int rc = mdb_env_create(&store->env_);
-  if (rc != 0) return Unexpected(lmdb_error(store->path_, rc));
+  if (rc != 0) return Unexpected<std::string>{lmdb_error(store->path_, rc)};
   rc = mdb_env_set_mapsize(store->env_, options.map_size_bytes);
   if (rc == 0) rc = mdb_env_open(store->env_, store->path_.c_str(), MDB_NOSUBDIR | MDB_NOTLS, 0644);
   if (rc != 0) {
     // The BindingStore destructor closes the environment.
-    return Unexpected(lmdb_error(store->path_, rc));
+    return Unexpected<std::string>{lmdb_error(store->path_, rc)};
   }
   MDB_txn* txn = nullptr;
   rc = mdb_txn_begin(store->env_, nullptr, 0, &txn);
@@ -162,7 +164,7 @@ Result<std::unique_ptr<BindingStore>, std::string> BindingStore::open(const std:
   } else if (txn != nullptr) {
     mdb_txn_abort(txn);
   }
-  if (rc != 0) return Unexpected(lmdb_error(store->path_, rc));
+  if (rc != 0) return Unexpected<std::string>{lmdb_error(store->path_, rc)};
   return store;
 }
 
@@ -176,12 +178,12 @@ Result<LoadStats, std::string> BindingStore::load(int64_t now_wall_ms,
   std::vector<std::string> to_erase;
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
-  if (rc != 0) return Unexpected(lmdb_error(path_, rc));
+  if (rc != 0) return Unexpected<std::string>{lmdb_error(path_, rc)};
   MDB_cursor* cursor = nullptr;
   rc = mdb_cursor_open(txn, dbi_, &cursor);
   if (rc != 0) {
     mdb_txn_abort(txn);
-    return Unexpected(lmdb_error(path_, rc));
+    return Unexpected<std::string>{lmdb_error(path_, rc)};
   }
   MDB_val key;
   MDB_val value;
@@ -209,10 +211,10 @@ Result<LoadStats, std::string> BindingStore::load(int64_t now_wall_ms,
   }
   mdb_cursor_close(cursor);
   mdb_txn_abort(txn);
-  if (rc != MDB_NOTFOUND) return Unexpected(lmdb_error(path_, rc));
+  if (rc != MDB_NOTFOUND) return Unexpected<std::string>{lmdb_error(path_, rc)};
   if (!to_erase.empty()) {
     rc = mdb_txn_begin(env_, nullptr, 0, &txn);
-    if (rc != 0) return Unexpected(lmdb_error(path_, rc));
+    if (rc != 0) return Unexpected<std::string>{lmdb_error(path_, rc)};
     for (const std::string& k : to_erase) {
       MDB_val v = val_of(k);
       rc = mdb_del(txn, dbi_, &v, nullptr);
@@ -224,7 +226,7 @@ Result<LoadStats, std::string> BindingStore::load(int64_t now_wall_ms,
     } else {
       mdb_txn_abort(txn);
     }
-    if (rc != 0) return Unexpected(lmdb_error(path_, rc));
+    if (rc != 0) return Unexpected<std::string>{lmdb_error(path_, rc)};
   }
   if (options_.drop_map_pages) drop_map_pages(env_);
   return stats;
@@ -269,8 +271,9 @@ bool ShardWriter::push(Op op, std::string_view key, std::string_view value) {
   put_le<uint32_t>(frame_, static_cast<uint32_t>(body));
   frame_[4] = static_cast<char>(op);
   put_le<uint16_t>(frame_ + 5, static_cast<uint16_t>(key.size()));
-  std::memcpy(frame_ + 7, key.data(), key.size());
-  std::memcpy(frame_ + 7 + key.size(), value.data(), value.size());
+  // Empty views may have a null data(), which memcpy must not see even with a zero size.
+  if (!key.empty()) std::memcpy(frame_ + 7, key.data(), key.size());
+  if (!value.empty()) std::memcpy(frame_ + 7 + key.size(), value.data(), value.size());
   const size_t pushed = ring_.push_batch(std::span<const char>(frame_, total));
   assert(pushed == total);
   (void)pushed;

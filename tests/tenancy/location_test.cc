@@ -517,7 +517,7 @@ TEST_F(LocationTest, RebindKeepsUnchangedExtensions) {
     EXPECT_TRUE(extension.has_value());
     return std::pair<uint32_t, uint32_t>{tenant->index(), extension->index()};
   };
-  auto reg_at = [&](const TenantsConfig& c, std::string_view domain, std::string_view number, std::string uri) {
+  auto reg_at = [&](const TenantsConfig& c, std::string_view domain, std::string_view number, const std::string& uri) {
     const auto [tenant, extension] = index(c, domain, number);
     ASSERT_EQ(reg(one(uri), t0, tenant, extension).status, 200);
   };
