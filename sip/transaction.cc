@@ -108,7 +108,7 @@ std::string TransactionCounters::to_string() const {
   std::string out;
 #define PARKD_PRINT_COUNTER(name) \
   if (!out.empty()) out += ' ';   \
-  out += #name "=" + std::to_string(name.get());
+  out += #name "=" + std::to_string((name).get());
   PARKD_SIP_TRANSACTION_COUNTERS(PARKD_PRINT_COUNTER)
 #undef PARKD_PRINT_COUNTER
   return out;
@@ -346,9 +346,9 @@ bool TransactionLayer::matches(const Transaction& t, const MatchKey& key) const 
   if (key.method == Method::other && field(t, t.method_text) != key.method_text) return false;
   if (key.client) return field(t, t.branch) == key.branch;
   if (t.rfc2543 != key.rfc2543) return false;
-  if (!key.rfc2543) return field(t, t.branch) == key.branch && t.port == key.port && iequals(field(t, t.host), key.host);
-  const std::string_view to_tag =
-      key.ack ? std::string_view(t.response_tag, t.response_tag_size) : field(t, t.to_tag);
+  if (!key.rfc2543)
+    return field(t, t.branch) == key.branch && t.port == key.port && iequals(field(t, t.host), key.host);
+  const std::string_view to_tag = key.ack ? std::string_view(t.response_tag, t.response_tag_size) : field(t, t.to_tag);
   return t.cseq == key.cseq && field(t, t.call_id) == key.call_id && field(t, t.from_tag) == key.from_tag &&
          to_tag == key.to_tag && field(t, t.request_uri) == key.request_uri && field(t, t.top_via) == key.top_via;
 }
@@ -481,7 +481,8 @@ TransactionError TransactionLayer::respond_stateless(const MessageView& request,
   char tag[token_size];
   std::string_view to_tag;
   if (code > 100 && request.to.tag.empty()) to_tag = write_token(++token_counter_, config_.token_key, tag);
-  build_response(request, code, reason, to_tag, writer, ResponseSource{std::string_view(host, host_size), to.peer.port});
+  build_response(request, code, reason, to_tag, writer,
+                 ResponseSource{std::string_view(host, host_size), to.peer.port});
   const auto size = writer.finish();
   if (!size) return TransactionError::build_failed;
   return send_stateless(std::string_view(scratch_out_.get(), *size), to);
@@ -535,8 +536,8 @@ Result<Received, TransactionError> TransactionLayer::receive_request(std::string
     // A retransmission (17.2.1, 17.2.2): the last response goes out again; none yet (trying), or the TU's 2xx
     // retransmissions cover it (accepted, RFC 6026), or the ACK already came (confirmed): nothing is sent.
     counters_.retransmissions_absorbed.add();
-    const bool resend = t->extra.valid() &&
-                        (t->state == TransactionState::proceeding || t->state == TransactionState::completed);
+    const bool resend =
+        t->extra.valid() && (t->state == TransactionState::proceeding || t->state == TransactionState::completed);
     if (resend) deliver(*t, bytes(t->extra), true, OnFailure::end_and_notify);
     return Received::retransmission;
   }
@@ -547,7 +548,8 @@ Result<Received, TransactionError> TransactionLayer::receive_request(std::string
   t.tu_knows = true;
   if (t.invite && config_.invite_trying) {
     // The 100 is only a courtesy: if it cannot go, the TU's own responses will report the failure.
-    (void)respond_to(t, 100, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
+    (void)respond_to(
+        t, 100, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
   }
   user_.on_request(id_of(t), m, from);
   return Received::new_transaction;
@@ -592,7 +594,8 @@ Result<Received, TransactionError> TransactionLayer::receive_cancel(std::string_
   // retransmitted CANCEL is then answered again, and the TU told again only if the INVITE still proceeds).
   auto created = create_server(raw, m, from);
   if (created) {
-    (void)respond_to(**created, 200, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
+    (void)respond_to(
+        **created, 200, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
   } else {
     (void)respond_stateless(m, from, 200);
   }
@@ -731,7 +734,8 @@ TransactionError TransactionLayer::respond_to(Transaction& t, uint16_t code, std
   MessageWriter writer(scratch_out_.get(), scratch_out_size_);
   char host[64];
   const size_t host_size = t.flow.peer.host_text(host, sizeof host);
-  build_response(request, code, reason, tag, writer, ResponseSource{std::string_view(host, host_size), t.flow.peer.port});
+  build_response(request, code, reason, tag, writer,
+                 ResponseSource{std::string_view(host, host_size), t.flow.peer.port});
   extra(writer);
   const auto size = writer.finish();
   if (!size) return TransactionError::build_failed;

@@ -116,15 +116,15 @@ std::string_view transaction_error_text(TransactionError error);
 
 // What receive() did with a message.
 enum class Received : uint8_t {
-  new_transaction,        // a server transaction was created and the TU told (on_request)
-  retransmission,         // a retransmitted request, absorbed (the last response, if any, sent again)
-  ack_absorbed,           // an ACK for a non-2xx final, absorbed by the INVITE server transaction
-  ack_to_tu,              // an ACK passed to the TU (on_request)
-  cancel_accepted,        // a CANCEL matched an INVITE server transaction: 200 sent (TU told if proceeding)
-  cancel_unmatched,       // a CANCEL matched nothing: 481 sent
-  response,               // a response passed to its client transaction's TU (on_response)
-  response_absorbed,      // a response absorbed by its client transaction (retransmitted final, late 1xx)
-  stray_response,         // a response that matched no client transaction, passed to the TU
+  new_transaction,    // a server transaction was created and the TU told (on_request)
+  retransmission,     // a retransmitted request, absorbed (the last response, if any, sent again)
+  ack_absorbed,       // an ACK for a non-2xx final, absorbed by the INVITE server transaction
+  ack_to_tu,          // an ACK passed to the TU (on_request)
+  cancel_accepted,    // a CANCEL matched an INVITE server transaction: 200 sent (TU told if proceeding)
+  cancel_unmatched,   // a CANCEL matched nothing: 481 sent
+  response,           // a response passed to its client transaction's TU (on_response)
+  response_absorbed,  // a response absorbed by its client transaction (retransmitted final, late 1xx)
+  stray_response,     // a response that matched no client transaction, passed to the TU
 };
 
 enum class TransactionState : uint8_t { calling, trying, proceeding, completed, confirmed, accepted, terminated };
@@ -146,15 +146,16 @@ struct TransactionConfig {
   // Send 100 Trying as soon as an INVITE creates a server transaction (RFC 3261 section 17.2.1: required
   // unless the TU answers within 200 ms).
   bool invite_trying = true;
-  TokenKey token_key;  // for the To tags the layer generates; all zero: random_token_key()
+  TokenKey token_key;               // for the To tags the layer generates; all zero: random_token_key()
   uint64_t token_counter_base = 0;  // give each shard its own range (see sip/builder.h)
 };
 
-#define PARKD_SIP_TRANSACTION_COUNTERS(X)                                                                  \
-  X(transactions_live)                                                                                     \
-  X(transactions_created) X(client_created) X(server_created) X(timeouts) X(retransmissions_sent)          \
-      X(retransmissions_absorbed) X(table_full) X(buffers_exhausted) X(stray_responses) X(send_failures) \
-          X(transport_errors) X(cancels_matched) X(cancels_unmatched)
+#define PARKD_SIP_TRANSACTION_COUNTERS(X)                                                                           \
+  X(transactions_live)                                                                                              \
+  X(transactions_created)                                                                                           \
+  X(client_created) X(server_created) X(timeouts) X(retransmissions_sent) X(retransmissions_absorbed) X(table_full) \
+      X(buffers_exhausted) X(stray_responses) X(send_failures) X(transport_errors) X(cancels_matched)               \
+          X(cancels_unmatched)
 
 struct TransactionCounters {
 #define PARKD_DECLARE_COUNTER(name) Counter name;
@@ -184,8 +185,7 @@ class TransactionLayer {
   // (RFC 6026: the TU retransmits the 2xx, see retransmit_response()); other finals complete it.
   TransactionError respond(TransactionId id, uint16_t code, std::string_view reason, std::string_view to_tag,
                            absl::FunctionRef<void(MessageWriter&)> extra);
-  TransactionError respond(TransactionId id, uint16_t code, std::string_view reason = {},
-                           std::string_view to_tag = {});
+  TransactionError respond(TransactionId id, uint16_t code, std::string_view reason = {}, std::string_view to_tag = {});
   // Sends the last response of server transaction `id` again: the TU's 2xx retransmissions (RFC 3261
   // section 13.3.1.4) while the INVITE transaction is accepted.
   TransactionError retransmit_response(TransactionId id);

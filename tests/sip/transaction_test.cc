@@ -39,8 +39,8 @@ class FakeSink final : public TransportSink {
   }
   size_t count(std::string_view start) const { return times(start).size(); }
   const Sent* last(std::string_view start) const {
-    for (auto it = sent.rbegin(); it != sent.rend(); ++it)
-      if (std::string_view(it->bytes).starts_with(start)) return &*it;
+    for (size_t i = sent.size(); i > 0; --i)
+      if (std::string_view(sent[i - 1].bytes).starts_with(start)) return &sent[i - 1];
     return nullptr;
   }
 
@@ -55,7 +55,7 @@ struct Event {
   enum Kind { request, response, cancel, timeout, transport_error, terminated } kind;
   TransactionId id;
   uint64_t at_ms = 0;
-  uint16_t code = 0;        // responses
+  uint16_t code = 0;              // responses
   Method method = Method::other;  // requests
 };
 
@@ -124,9 +124,18 @@ struct RequestSpec {
   std::string from_tag = "a1";
   std::string call_id = "c1@192.0.2.10";
 
-  RequestSpec& set_to_tag(std::string v) { to_tag = std::move(v); return *this; }
-  RequestSpec& set_via_host(std::string v) { via_host = std::move(v); return *this; }
-  RequestSpec& set_call_id(std::string v) { call_id = std::move(v); return *this; }
+  RequestSpec& set_to_tag(std::string v) {
+    to_tag = std::move(v);
+    return *this;
+  }
+  RequestSpec& set_via_host(std::string v) {
+    via_host = std::move(v);
+    return *this;
+  }
+  RequestSpec& set_call_id(std::string v) {
+    call_id = std::move(v);
+    return *this;
+  }
 };
 
 RequestSpec req(std::string method, std::string branch) {
@@ -409,8 +418,7 @@ TEST_F(TransactionTest, ClientCancelWaitsForAProvisionalAndHasItsOwnTransaction)
   auto second = layer->cancel(*invite);
   ASSERT_FALSE(second.ok());  // the branch + CANCEL transaction exists already
   EXPECT_EQ(second.error(), TransactionError::duplicate);
-  EXPECT_EQ(feed_ok(response_text(487, "Request Terminated", "z9hG4bKc1", "INVITE"), udp_flow()),
-            Received::response);
+  EXPECT_EQ(feed_ok(response_text(487, "Request Terminated", "z9hG4bKc1", "INVITE"), udp_flow()), Received::response);
   auto late = layer->cancel(*invite);
   ASSERT_FALSE(late.ok());
   EXPECT_EQ(late.error(), TransactionError::bad_state);
@@ -538,7 +546,7 @@ TEST_F(TransactionTest, NonInviteServerResendsTheFinalAndEndsAfterTimerJ) {
   user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
   EXPECT_EQ(feed_ok(request_text(bye), udp_flow()), Received::new_transaction);
   EXPECT_EQ(layer->state(id), TransactionState::trying);
-  EXPECT_EQ(sink.sent.size(), 0u);  // no 100 for a non-INVITE
+  EXPECT_EQ(sink.sent.size(), 0u);                                              // no 100 for a non-INVITE
   EXPECT_EQ(feed_ok(request_text(bye), udp_flow()), Received::retransmission);  // trying: nothing to resend
   EXPECT_EQ(sink.sent.size(), 0u);
   at(100);
@@ -560,7 +568,10 @@ TEST_F(TransactionTest, NonInviteServerResendsTheFinalAndEndsAfterTimerJ) {
 
 TEST_F(TransactionTest, NonInviteServerOverTcpEndsRightAfterTheFinal) {
   TransactionId id;
-  user.request_hook = [&](TransactionId t, const MessageView&) { layer->respond(t, 200); id = t; };
+  user.request_hook = [&](TransactionId t, const MessageView&) {
+    layer->respond(t, 200);
+    id = t;
+  };
   feed_ok(request_text(req("MESSAGE", "z9hG4bKm1")), tcp_flow());
   EXPECT_TRUE(layer->alive(id));  // answered inside on_request; ends from the next timer pass
   at(0);
@@ -578,16 +589,13 @@ TEST_F(TransactionTest, NonInviteServerUnansweredTimesOut) {
 TEST_F(TransactionTest, ServerMatchesBranchSentByAndMethod) {
   feed_ok(request_text(req("MESSAGE", "z9hG4bKm1")), udp_flow());
   // Same branch from another sent-by, or another method: other transactions (17.2.3).
-  EXPECT_EQ(feed_ok(request_text(req("MESSAGE", "z9hG4bKm1").set_via_host("192.0.2.11:5060")),
-                    udp_flow()),
+  EXPECT_EQ(feed_ok(request_text(req("MESSAGE", "z9hG4bKm1").set_via_host("192.0.2.11:5060")), udp_flow()),
             Received::new_transaction);
   EXPECT_EQ(feed_ok(request_text(req("INFO", "z9hG4bKm1")), udp_flow()), Received::new_transaction);
   // sent-by hosts compare case-insensitively.
-  EXPECT_EQ(feed_ok(request_text(req("MESSAGE", "z9hG4bKm2").set_via_host("Host.Example.com")),
-                    udp_flow()),
+  EXPECT_EQ(feed_ok(request_text(req("MESSAGE", "z9hG4bKm2").set_via_host("Host.Example.com")), udp_flow()),
             Received::new_transaction);
-  EXPECT_EQ(feed_ok(request_text(req("MESSAGE", "z9hG4bKm2").set_via_host("host.example.COM")),
-                    udp_flow()),
+  EXPECT_EQ(feed_ok(request_text(req("MESSAGE", "z9hG4bKm2").set_via_host("host.example.COM")), udp_flow()),
             Received::retransmission);
   EXPECT_EQ(layer->live(), 4u);
 }
@@ -634,7 +642,9 @@ TEST_F(TransactionTest, CancelGets200AndTheTuIsTold) {
     id = t;
     layer->respond(t, 180);
   };
-  user.cancel_hook = [&](TransactionId invite_id) { EXPECT_EQ(layer->respond(invite_id, 487), TransactionError::none); };
+  user.cancel_hook = [&](TransactionId invite_id) {
+    EXPECT_EQ(layer->respond(invite_id, 487), TransactionError::none);
+  };
   feed_ok(request_text(invite), udp_flow());
   RequestSpec cancel = invite;
   cancel.method = "CANCEL";
@@ -668,8 +678,7 @@ TEST_F(TransactionTest, CancelAfterTheFinalResponseGets200Only) {
 }
 
 TEST_F(TransactionTest, CancelWithoutTransactionGets481) {
-  EXPECT_EQ(feed_ok(request_text(req("CANCEL", "z9hG4bKnone")), udp_flow()),
-            Received::cancel_unmatched);
+  EXPECT_EQ(feed_ok(request_text(req("CANCEL", "z9hG4bKnone")), udp_flow()), Received::cancel_unmatched);
   const Sent* answer = sink.last("SIP/2.0 481");
   ASSERT_NE(answer, nullptr);
   EXPECT_NE(answer->bytes.find("CSeq: 1 CANCEL\r\n"), std::string::npos);
