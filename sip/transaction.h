@@ -14,9 +14,10 @@
 // - A transaction keeps copies of the bytes it may have to send again (client: its request, and the ACK of
 //   an INVITE; server: the request, to build later responses from, and the last response). MessageViews
 //   given to the layer are only read during the call.
-// - Re-entrancy: TransactionUser callbacks may call any method of the layer. A transaction ends only from a
-//   timer callback (a zero timer when a state has no wait), never inside a call the TU made, so an id stays
-//   valid until on_terminated() for it returns.
+// - Re-entrancy: TransactionUser callbacks may call any method of the layer. A transaction's slot is freed
+//   only from a timer callback (a zero-delay timer when a state has nothing to wait for), after
+//   on_terminated() for it returns; never inside a call the TU made or inside receive(). A transaction ended
+//   by a transport error no longer matches messages and refuses calls until then.
 #pragma once
 
 #include <cstdint>
@@ -150,12 +151,12 @@ struct TransactionConfig {
   uint64_t token_counter_base = 0;  // give each shard its own range (see sip/builder.h)
 };
 
-#define PARKD_SIP_TRANSACTION_COUNTERS(X)                                                                           \
-  X(transactions_live)                                                                                              \
-  X(transactions_created)                                                                                           \
-  X(client_created) X(server_created) X(timeouts) X(retransmissions_sent) X(retransmissions_absorbed) X(table_full) \
-      X(buffers_exhausted) X(stray_responses) X(send_failures) X(transport_errors) X(cancels_matched)               \
-          X(cancels_unmatched)
+#define PARKD_SIP_TRANSACTION_COUNTERS(X)                                                                              \
+  X(transactions_live)                                                                                                 \
+  X(transactions_created)                                                                                              \
+  X(client_created)                                                                                                    \
+  X(server_created) X(timeouts) X(retransmissions_sent) X(retransmissions_absorbed) X(table_full) X(buffers_exhausted) \
+      X(stray_responses) X(send_failures) X(transport_errors) X(cancels_matched) X(cancels_unmatched)
 
 struct TransactionCounters {
 #define PARKD_DECLARE_COUNTER(name) Counter name;
