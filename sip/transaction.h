@@ -151,12 +151,23 @@ struct TransactionConfig {
   uint64_t token_counter_base = 0;  // give each shard its own range (see sip/builder.h)
 };
 
-#define PARKD_SIP_TRANSACTION_COUNTERS(X)                                                                              \
-  X(transactions_live)                                                                                                 \
-  X(transactions_created)                                                                                              \
-  X(client_created)                                                                                                    \
-  X(server_created) X(timeouts) X(retransmissions_sent) X(retransmissions_absorbed) X(table_full) X(buffers_exhausted) \
-      X(stray_responses) X(send_failures) X(transport_errors) X(cancels_matched) X(cancels_unmatched)
+// clang-format off (it does not settle on one layout for this list)
+#define PARKD_SIP_TRANSACTION_COUNTERS(X) \
+  X(transactions_live)                    \
+  X(transactions_created)                 \
+  X(client_created)                       \
+  X(server_created)                       \
+  X(timeouts)                             \
+  X(retransmissions_sent)                 \
+  X(retransmissions_absorbed)             \
+  X(table_full)                           \
+  X(buffers_exhausted)                    \
+  X(stray_responses)                      \
+  X(send_failures)                        \
+  X(transport_errors)                     \
+  X(cancels_matched)                      \
+  X(cancels_unmatched)
+// clang-format on
 
 struct TransactionCounters {
 #define PARKD_DECLARE_COUNTER(name) Counter name;

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
 #include <memory>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -762,6 +764,36 @@ TEST_F(TransactionTest, StaleIdsAreRefused) {
   feed_ok(request_text(req("MESSAGE", "z9hG4bKt")), tcp_flow());
   EXPECT_EQ(id.index, old.index);
   EXPECT_NE(id.generation, old.generation);
+}
+
+TEST_F(TransactionTest, TableKeepsFindingEntriesThroughManyRemovals) {
+  // A small table (64 transactions, 128 slots) filled and emptied at random: backward-shift deletion must
+  // keep every live entry reachable and never leave a stale one behind.
+  TransactionConfig config;
+  config.transactions_max = 64;
+  make(config);
+  std::mt19937 random(7);
+  std::vector<std::pair<std::string, TransactionId>> live;
+  TransactionId last;
+  user.request_hook = [&](TransactionId t, const MessageView&) { last = t; };
+  uint32_t next = 0;
+  for (int round = 0; round < 200; ++round) {
+    while (live.size() < 64) {
+      std::string branch = "z9hG4bKr" + std::to_string(next++);
+      ASSERT_EQ(feed_ok(request_text(req("MESSAGE", branch)), tcp_flow()), Received::new_transaction);
+      live.emplace_back(branch, last);
+    }
+    std::shuffle(live.begin(), live.end(), random);
+    const size_t keep = random() % 64;
+    for (size_t i = keep; i < live.size(); ++i) ASSERT_EQ(layer->respond(live[i].second, 200), TransactionError::none);
+    at(0);  // timer J is zero over TCP: the answered ones end
+    for (size_t i = keep; i < live.size(); ++i) EXPECT_FALSE(layer->alive(live[i].second));
+    live.resize(keep);
+    ASSERT_EQ(layer->live(), keep);
+    for (const auto& [branch, id] : live) {
+      ASSERT_EQ(feed_ok(request_text(req("MESSAGE", branch)), tcp_flow()), Received::retransmission) << branch;
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
