@@ -1,0 +1,968 @@
+#include "sip/transaction.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cstring>
+
+#include "absl/hash/hash.h"
+#include "sip/params.h"
+#include "sip/parser.h"
+
+namespace parkd::sip {
+
+// One transaction. Its matching key is kept as spans into its stored request, so no key part is ever
+// truncated and nothing but the buffer has to be copied.
+struct TransactionLayer::Transaction {
+  Timer retransmit_timer;  // A (client INVITE), E (client non-INVITE), G (server INVITE)
+  Timer state_timer;       // B, F, H, the non-INVITE server guard; D, I, J, K, L, M; 0 ms for "end now"
+  uint64_t user_data = 0;
+  uint64_t hash = 0;
+  Flow flow;
+  BufferRef request;
+  BufferRef extra;  // server: the last response sent; client INVITE: the ACK for a non-2xx final
+  Span branch;
+  Span host;
+  Span method_text;  // Method::other only
+  Span request_uri;
+  Span from_tag;
+  Span to_tag;
+  Span call_id;
+  Span top_via;
+  uint32_t cseq = 0;
+  uint32_t generation = 1;
+  uint32_t next_free = 0;  // index + 1
+  uint32_t interval_ms = 0;
+  uint16_t port = 0;
+  uint16_t last_status = 0;
+  Method method = Method::other;
+  TransactionState state = TransactionState::terminated;
+  bool in_use = false;
+  bool in_table = false;
+  bool client = false;
+  bool invite = false;
+  bool rfc2543 = false;
+  bool tu_knows = false;  // false for the layer's own CANCEL server transactions: no callbacks for them
+  bool cancel_pending = false;
+  uint8_t response_tag_size = 0;
+  char response_tag[64] = {};
+};
+
+// The parts of a message that identify its transaction (RFC 3261 sections 17.1.3 and 17.2.3).
+struct TransactionLayer::MatchKey {
+  bool client = false;
+  bool rfc2543 = false;
+  bool ack = false;  // RFC 2543 matching: the To tag is compared with the one of the response
+  Method method = Method::other;
+  std::string_view method_text;  // Method::other only
+  std::string_view branch;
+  std::string_view host;
+  uint16_t port = 0;
+  std::string_view request_uri;
+  std::string_view from_tag;
+  std::string_view to_tag;
+  std::string_view call_id;
+  std::string_view top_via;
+  uint32_t cseq = 0;
+};
+
+namespace {
+
+constexpr std::array<HeaderId, 1> route_ids = {HeaderId::route};
+
+bool has_cookie(std::string_view branch) { return branch.starts_with(branch_magic_cookie); }
+
+bool is_2xx(uint16_t code) { return code >= 200 && code < 300; }
+
+}  // namespace
+
+std::string_view transaction_error_text(TransactionError error) {
+  switch (error) {
+    case TransactionError::none: return "none";
+    case TransactionError::table_full: return "transaction table full";
+    case TransactionError::no_buffer: return "no message buffer free";
+    case TransactionError::message_too_large: return "message too large to store";
+    case TransactionError::bad_message: return "message unusable for a transaction";
+    case TransactionError::duplicate: return "duplicate transaction";
+    case TransactionError::unknown_transaction: return "unknown transaction";
+    case TransactionError::bad_state: return "not allowed in this transaction state";
+    case TransactionError::build_failed: return "message could not be built";
+    case TransactionError::transport_error: return "transport error";
+  }
+  return "?";
+}
+
+std::string_view transaction_state_name(TransactionState state) {
+  switch (state) {
+    case TransactionState::calling: return "calling";
+    case TransactionState::trying: return "trying";
+    case TransactionState::proceeding: return "proceeding";
+    case TransactionState::completed: return "completed";
+    case TransactionState::confirmed: return "confirmed";
+    case TransactionState::accepted: return "accepted";
+    case TransactionState::terminated: return "terminated";
+  }
+  return "?";
+}
+
+std::string TransactionCounters::to_string() const {
+  std::string out;
+#define PARKD_PRINT_COUNTER(name) \
+  if (!out.empty()) out += ' ';   \
+  out += #name "=" + std::to_string((name).get());
+  PARKD_SIP_TRANSACTION_COUNTERS(PARKD_PRINT_COUNTER)
+#undef PARKD_PRINT_COUNTER
+  return out;
+}
+
+bool ShardTransportSink::send(std::string_view bytes, const Flow& to) {
+  OutBuffer out = shard_.out_buffer();
+  if (out.data == nullptr) return false;
+  if (bytes.size() > out.capacity) {
+    shard_.release(out);
+    return false;
+  }
+  std::memcpy(out.data, bytes.data(), bytes.size());
+  const auto length = static_cast<uint32_t>(bytes.size());
+  if (to.transport == Transport::udp) {
+    shard_.send_udp(out, length, to.socket, to.peer);
+  } else {
+    shard_.send_tcp(out, length, to.socket);
+  }
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Construction: every pool is allocated here, once.
+
+TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& wheel, TransportSink& sink,
+                                   TransactionUser& user)
+    : config_(config), wheel_(wheel), sink_(sink), user_(user) {
+  if (config_.transactions_max == 0) config_.transactions_max = 1;
+  if (config_.small_buffers == 0) config_.small_buffers = 2 * config_.transactions_max;
+  if (config_.large_buffer_size < config_.small_buffer_size) config_.large_buffer_size = config_.small_buffer_size;
+  const uint32_t count = config_.transactions_max;
+  transactions_ = std::make_unique<Transaction[]>(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Transaction& t = transactions_[i];
+    for (Timer* timer : {&t.retransmit_timer, &t.state_timer}) {
+      timer->layer = this;
+      timer->index = i;
+    }
+    t.retransmit_timer.set_callback(&TransactionLayer::on_retransmit_timer);
+    t.state_timer.set_callback(&TransactionLayer::on_state_timer);
+    t.next_free = i + 1 < count ? i + 2 : 0;
+  }
+  free_head_ = 1;
+  // At most half full, so probes stay short and an empty slot always ends a probe.
+  uint32_t table_size = 2;
+  while (table_size < 2 * count) table_size *= 2;
+  table_ = std::make_unique<uint32_t[]>(table_size);  // zeroed: every slot empty
+  table_mask_ = table_size - 1;
+  const uint32_t sizes[2] = {config_.small_buffer_size, config_.large_buffer_size};
+  const uint32_t counts[2] = {config_.small_buffers, config_.large_buffers};
+  for (int c = 0; c < 2; ++c) {
+    BufferClass& bc = classes_[c];
+    bc.size = sizes[c];
+    // Not value-initialised: pages the pool never uses are never touched.
+    bc.memory.reset(new char[static_cast<size_t>(sizes[c]) * counts[c]]);
+    bc.free.reserve(counts[c]);
+    for (uint32_t i = counts[c]; i > 0; --i) bc.free.push_back(i - 1);
+  }
+  scratch_view_ = std::make_unique<MessageView>();
+  scratch_out_size_ = std::max<uint32_t>(config_.large_buffer_size, message_size_max);
+  scratch_out_.reset(new char[scratch_out_size_]);
+  if (config_.token_key.k0 == 0 && config_.token_key.k1 == 0) config_.token_key = random_token_key();
+  token_counter_ = config_.token_counter_base;
+}
+
+TransactionLayer::~TransactionLayer() {
+  for (uint32_t i = 0; i < config_.transactions_max; ++i) {
+    wheel_.cancel(transactions_[i].retransmit_timer);
+    wheel_.cancel(transactions_[i].state_timer);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Handles and slots.
+
+TransactionLayer::Transaction* TransactionLayer::find_live(TransactionId id) {
+  if (!id.valid() || id.index >= config_.transactions_max) return nullptr;
+  Transaction& t = transactions_[id.index];
+  if (!t.in_use || t.generation != id.generation || t.state == TransactionState::terminated) return nullptr;
+  return &t;
+}
+
+const TransactionLayer::Transaction* TransactionLayer::find_live(TransactionId id) const {
+  return const_cast<TransactionLayer*>(this)->find_live(id);  // NOLINT: the same lookup, read-only
+}
+
+TransactionId TransactionLayer::id_of(const Transaction& t) const {
+  return TransactionId{static_cast<uint32_t>(&t - transactions_.get()), t.generation};
+}
+
+TransactionLayer::Transaction* TransactionLayer::allocate() {
+  if (free_head_ == 0) {
+    counters_.table_full.add();
+    return nullptr;
+  }
+  Transaction& t = transactions_[free_head_ - 1];
+  free_head_ = t.next_free;
+  assert(!t.in_use && !t.retransmit_timer.armed() && !t.state_timer.armed());
+  const uint32_t generation = t.generation;
+  // Reset everything but the timers (armed entries must not move; these are not armed) and the generation.
+  t.user_data = 0;
+  t.hash = 0;
+  t.flow = Flow{};
+  t.request = BufferRef{};
+  t.extra = BufferRef{};
+  t.branch = t.host = t.method_text = t.request_uri = t.from_tag = t.to_tag = t.call_id = t.top_via = Span{};
+  t.cseq = 0;
+  t.generation = generation;
+  t.next_free = 0;
+  t.interval_ms = 0;
+  t.port = 0;
+  t.last_status = 0;
+  t.method = Method::other;
+  t.state = TransactionState::trying;
+  t.in_use = true;
+  t.in_table = false;
+  t.client = t.invite = t.rfc2543 = t.tu_knows = t.cancel_pending = false;
+  t.response_tag_size = 0;
+  return &t;
+}
+
+// Gives a slot back (after terminate(), or when a transaction could not be set up).
+void TransactionLayer::free_slot(Transaction& t) {
+  wheel_.cancel(t.retransmit_timer);
+  wheel_.cancel(t.state_timer);
+  if (t.in_table) erase(t);
+  release(t.request);
+  release(t.extra);
+  t.in_use = false;
+  t.state = TransactionState::terminated;
+  if (++t.generation == 0) t.generation = 1;  // 0 is the invalid id
+  t.next_free = free_head_;
+  free_head_ = id_of(t).index + 1;
+}
+
+void TransactionLayer::schedule(Timer& timer, uint64_t delay_ms) { wheel_.schedule(timer, wheel_.now_ms() + delay_ms); }
+
+// Ends a transaction now: it leaves the table, the TU hears on_terminated (if it knows the transaction), and
+// the slot goes back to the pool.
+void TransactionLayer::terminate(Transaction& t) {
+  if (!t.in_use) return;
+  wheel_.cancel(t.retransmit_timer);
+  wheel_.cancel(t.state_timer);
+  if (t.in_table) erase(t);
+  t.state = TransactionState::terminated;
+  --live_;
+  counters_.transactions_live.set(live_);
+  if (t.tu_knows) user_.on_terminated(id_of(t));
+  free_slot(t);
+}
+
+// Ends a transaction from the next timer pass, so that a call the TU made (or receive()) never sees its
+// transaction disappear under it. Nothing matches it meanwhile.
+void TransactionLayer::terminate_later(Transaction& t) {
+  wheel_.cancel(t.retransmit_timer);
+  if (t.in_table) erase(t);
+  t.state = TransactionState::terminated;
+  schedule(t.state_timer, 0);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Message buffers: two size classes, each a fixed array of buffers with a free list of indices.
+
+TransactionError TransactionLayer::store(BufferRef& ref, std::string_view data) {
+  if (ref.valid() && data.size() <= classes_[ref.size_class].size) {
+    std::memcpy(classes_[ref.size_class].memory.get() + static_cast<size_t>(ref.index) * classes_[ref.size_class].size,
+                data.data(), data.size());
+    ref.size = static_cast<uint32_t>(data.size());
+    return TransactionError::none;
+  }
+  bool fits = false;
+  for (uint8_t c = 0; c < 2; ++c) {
+    BufferClass& bc = classes_[c];
+    if (data.size() > bc.size) continue;
+    fits = true;
+    if (bc.free.empty()) continue;  // a larger class may still have one
+    release(ref);
+    ref.size_class = c;
+    ref.index = bc.free.back();
+    bc.free.pop_back();
+    ref.size = static_cast<uint32_t>(data.size());
+    std::memcpy(bc.memory.get() + static_cast<size_t>(ref.index) * bc.size, data.data(), data.size());
+    return TransactionError::none;
+  }
+  if (!fits) return TransactionError::message_too_large;
+  counters_.buffers_exhausted.add();
+  return TransactionError::no_buffer;
+}
+
+void TransactionLayer::release(BufferRef& ref) {
+  if (!ref.valid()) return;
+  classes_[ref.size_class].free.push_back(ref.index);  // never beyond the reserved capacity
+  ref = BufferRef{};
+}
+
+std::string_view TransactionLayer::bytes(const BufferRef& ref) const {
+  if (!ref.valid()) return {};
+  const BufferClass& bc = classes_[ref.size_class];
+  return {bc.memory.get() + static_cast<size_t>(ref.index) * bc.size, ref.size};
+}
+
+std::string_view TransactionLayer::field(const Transaction& t, Span span) const {
+  return bytes(t.request).substr(span.offset, span.size);
+}
+
+namespace {
+// Where `view` sits inside `base`; false when it is not inside (a MessageView not parsed from `base`).
+bool locate(std::string_view base, std::string_view view, uint32_t& offset) {
+  if (view.empty()) {
+    offset = 0;
+    return true;
+  }
+  const auto b = reinterpret_cast<uintptr_t>(base.data());
+  const auto v = reinterpret_cast<uintptr_t>(view.data());
+  if (v < b || v + view.size() > b + base.size()) return false;
+  offset = static_cast<uint32_t>(v - b);
+  return true;
+}
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------------------
+// The table: open addressing with linear probing over transaction indices; deletion shifts entries back, so
+// there are no tombstones and a probe ends at the first empty slot.
+
+uint64_t TransactionLayer::hash_of(const MatchKey& key) {
+  const std::string_view text = key.method == Method::other ? key.method_text : std::string_view{};
+  // sent-by is left out of the hash (its host compares case-insensitively); the branch is unique enough.
+  if (key.client || !key.rfc2543) return absl::HashOf(key.client, static_cast<uint8_t>(key.method), text, key.branch);
+  return absl::HashOf(uint8_t{3}, static_cast<uint8_t>(key.method), text, key.call_id, key.cseq, key.from_tag);
+}
+
+bool TransactionLayer::matches(const Transaction& t, const MatchKey& key) const {
+  if (t.client != key.client || t.method != key.method) return false;
+  if (key.method == Method::other && field(t, t.method_text) != key.method_text) return false;
+  if (key.client) return field(t, t.branch) == key.branch;
+  if (t.rfc2543 != key.rfc2543) return false;
+  if (!key.rfc2543)
+    return field(t, t.branch) == key.branch && t.port == key.port && iequals(field(t, t.host), key.host);
+  const std::string_view to_tag = key.ack ? std::string_view(t.response_tag, t.response_tag_size) : field(t, t.to_tag);
+  return t.cseq == key.cseq && field(t, t.call_id) == key.call_id && field(t, t.from_tag) == key.from_tag &&
+         to_tag == key.to_tag && field(t, t.request_uri) == key.request_uri && field(t, t.top_via) == key.top_via;
+}
+
+TransactionLayer::Transaction* TransactionLayer::lookup(const MatchKey& key) {
+  const uint64_t hash = hash_of(key);
+  for (uint32_t i = hash & table_mask_;; i = (i + 1) & table_mask_) {
+    const uint32_t slot = table_[i];
+    if (slot == 0) return nullptr;
+    Transaction& t = transactions_[slot - 1];
+    if (t.hash == hash && matches(t, key)) return &t;
+  }
+}
+
+bool TransactionLayer::insert(Transaction& t, const MatchKey& key) {
+  t.hash = hash_of(key);
+  const uint32_t index = id_of(t).index;
+  for (uint32_t i = t.hash & table_mask_;; i = (i + 1) & table_mask_) {
+    const uint32_t slot = table_[i];
+    if (slot == 0) {
+      table_[i] = index + 1;
+      t.in_table = true;
+      return true;
+    }
+    const Transaction& other = transactions_[slot - 1];
+    if (other.hash == t.hash && matches(other, key)) return false;
+  }
+}
+
+void TransactionLayer::erase(Transaction& t) {
+  const uint32_t index = id_of(t).index;
+  uint32_t i = t.hash & table_mask_;
+  while (table_[i] != index + 1) {
+    assert(table_[i] != 0 && "a transaction marked in_table is in the table");
+    i = (i + 1) & table_mask_;
+  }
+  // Backward-shift deletion: move later entries of the run into the hole when their home slot allows.
+  table_[i] = 0;
+  uint32_t hole = i;
+  for (uint32_t j = (i + 1) & table_mask_; table_[j] != 0; j = (j + 1) & table_mask_) {
+    const uint32_t home = transactions_[table_[j] - 1].hash & table_mask_;
+    // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
+    const bool home_after_hole = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (home_after_hole) continue;
+    table_[hole] = table_[j];
+    table_[j] = 0;
+    hole = j;
+  }
+  t.in_table = false;
+}
+
+bool TransactionLayer::set_key_fields(Transaction& t, std::string_view base, const MessageView& m) {
+  const ViaView& via = m.vias[0];
+  const std::string_view method_text = m.method == Method::other ? m.method_text : std::string_view{};
+  struct Part {
+    Span& span;
+    std::string_view view;
+  };
+  const Part parts[] = {{t.branch, via.branch},         {t.host, via.host},       {t.method_text, method_text},
+                        {t.request_uri, m.request_uri}, {t.from_tag, m.from.tag}, {t.to_tag, m.to.tag},
+                        {t.call_id, m.call_id},         {t.top_via, via.raw}};
+  for (const Part& part : parts) {
+    if (!locate(base, part.view, part.span.offset)) return false;
+    part.span.size = static_cast<uint32_t>(part.view.size());
+  }
+  t.port = via.port;
+  t.cseq = m.cseq.number;
+  t.method = m.method;
+  t.rfc2543 = !has_cookie(via.branch);
+  return true;
+}
+
+// The key of request `m` as the server side matches it (RFC 3261 section 17.2.3): branch + sent-by + method
+// when the branch carries the magic cookie, the RFC 2543 fields otherwise. `method` is INVITE when looking
+// up the INVITE transaction an ACK or a CANCEL refers to.
+TransactionLayer::MatchKey TransactionLayer::request_key(const MessageView& m, Method method) {
+  const ViaView& via = m.vias[0];
+  MatchKey key;
+  key.client = false;
+  key.rfc2543 = !has_cookie(via.branch);
+  key.ack = m.method == Method::ack;
+  key.method = method;
+  if (method == Method::other) key.method_text = m.method_text;
+  key.branch = via.branch;
+  key.host = via.host;
+  key.port = via.port;
+  key.request_uri = m.request_uri;
+  key.from_tag = m.from.tag;
+  key.to_tag = m.to.tag;
+  key.call_id = m.call_id;
+  key.top_via = via.raw;
+  key.cseq = m.cseq.number;
+  return key;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sending.
+
+bool TransactionLayer::deliver(Transaction& t, std::string_view data, bool retransmission, OnFailure on_failure) {
+  if (sink_.send(data, t.flow)) {
+    if (retransmission) counters_.retransmissions_sent.add();
+    return true;
+  }
+  counters_.send_failures.add();
+  if (!t.flow.reliable() || on_failure == OnFailure::ignore) return true;
+  counters_.transport_errors.add();
+  terminate_later(t);
+  if (on_failure == OnFailure::end_and_notify && t.tu_knows) user_.on_transport_error(id_of(t));
+  return false;
+}
+
+bool TransactionLayer::parse_stored(const Transaction& t) {
+  // One whole message: UDP framing (the body is the rest) is right for bytes from either transport.
+  const ParseResult r = parse_message(bytes(t.request), Transport::udp, *scratch_view_);
+  return r.status == ParseStatus::complete && scratch_view_->via_count > 0;
+}
+
+TransactionError TransactionLayer::send_stateless(std::string_view data, const Flow& to) {
+  if (sink_.send(data, to)) return TransactionError::none;
+  counters_.send_failures.add();
+  return TransactionError::transport_error;
+}
+
+TransactionError TransactionLayer::respond_stateless(const MessageView& request, const Flow& to, uint16_t code,
+                                                     std::string_view reason) {
+  if (!request.is_request || request.via_count == 0) return TransactionError::bad_message;
+  MessageWriter writer(scratch_out_.get(), scratch_out_size_);
+  char host[64];
+  const size_t host_size = to.peer.host_text(host, sizeof host);
+  char tag[token_size];
+  std::string_view to_tag;
+  if (code > 100 && request.to.tag.empty()) to_tag = write_token(++token_counter_, config_.token_key, tag);
+  build_response(request, code, reason, to_tag, writer,
+                 ResponseSource{std::string_view(host, host_size), to.peer.port});
+  const auto size = writer.finish();
+  if (!size) return TransactionError::build_failed;
+  return send_stateless(std::string_view(scratch_out_.get(), *size), to);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Receiving.
+
+Result<Received, TransactionError> TransactionLayer::receive(std::string_view raw, const MessageView& message,
+                                                             const Flow& from) {
+  if (message.via_count == 0) return Unexpected{TransactionError::bad_message};
+  if (message.is_request) return receive_request(raw, message, from);
+  return receive_response(message, from);
+}
+
+Result<TransactionLayer::Transaction*, TransactionError> TransactionLayer::create_server(std::string_view raw,
+                                                                                         const MessageView& m,
+                                                                                         const Flow& from) {
+  Transaction* t = allocate();
+  if (t == nullptr) return Unexpected{TransactionError::table_full};
+  if (const TransactionError e = store(t->request, raw); e != TransactionError::none) {
+    free_slot(*t);
+    return Unexpected{e};
+  }
+  const MatchKey key = request_key(m, m.method);
+  if (!set_key_fields(*t, raw, m) || !insert(*t, key)) {
+    free_slot(*t);
+    return Unexpected{TransactionError::bad_message};
+  }
+  t->flow = from;
+  t->invite = m.method == Method::invite;
+  t->state = t->invite ? TransactionState::proceeding : TransactionState::trying;
+  if (!m.to.tag.empty() && m.to.tag.size() <= sizeof t->response_tag) {
+    std::memcpy(t->response_tag, m.to.tag.data(), m.to.tag.size());
+    t->response_tag_size = static_cast<uint8_t>(m.to.tag.size());
+  }
+  // A non-INVITE server transaction the TU never answers would hold its slot forever; by 64*T1 the client
+  // has given up (timer F), so the transaction times out then.
+  if (!t->invite) schedule(t->state_timer, 64ull * config_.t1_ms);
+  ++live_;
+  counters_.transactions_live.set(live_);
+  counters_.transactions_created.add();
+  counters_.server_created.add();
+  return t;
+}
+
+Result<Received, TransactionError> TransactionLayer::receive_request(std::string_view raw, const MessageView& m,
+                                                                     const Flow& from) {
+  if (m.method == Method::ack) return receive_ack(m, from);
+  if (Transaction* t = lookup(request_key(m, m.method))) {
+    // A retransmission (17.2.1, 17.2.2): the last response goes out again; none yet (trying), or the TU's 2xx
+    // retransmissions cover it (accepted, RFC 6026), or the ACK already came (confirmed): nothing is sent.
+    counters_.retransmissions_absorbed.add();
+    const bool resend =
+        t->extra.valid() && (t->state == TransactionState::proceeding || t->state == TransactionState::completed);
+    if (resend) deliver(*t, bytes(t->extra), true, OnFailure::end_and_notify);
+    return Received::retransmission;
+  }
+  if (m.method == Method::cancel) return receive_cancel(raw, m, from);
+  auto created = create_server(raw, m, from);
+  if (!created) return Unexpected{created.error()};
+  Transaction& t = **created;
+  t.tu_knows = true;
+  if (t.invite && config_.invite_trying) {
+    // The 100 is only a courtesy: if it cannot go, the TU's own responses will report the failure.
+    (void)respond_to(
+        t, 100, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
+  }
+  user_.on_request(id_of(t), m, from);
+  return Received::new_transaction;
+}
+
+Result<Received, TransactionError> TransactionLayer::receive_ack(const MessageView& m, const Flow& from) {
+  Transaction* t = lookup(request_key(m, Method::invite));
+  if (t == nullptr) {
+    // The ACK for a 2xx carries a branch of its own: a transaction-less request for the TU (17.2.3, 13.3.1.4).
+    user_.on_request(TransactionId{}, m, from);
+    return Received::ack_to_tu;
+  }
+  switch (t->state) {
+    case TransactionState::completed:
+      // 17.2.1: the ACK for the non-2xx final: stop G and H, absorb further ACKs for T4 (timer I).
+      t->state = TransactionState::confirmed;
+      wheel_.cancel(t->retransmit_timer);
+      schedule(t->state_timer, t->flow.reliable() ? 0 : config_.t4_ms);
+      return Received::ack_absorbed;
+    case TransactionState::confirmed: counters_.retransmissions_absorbed.add(); return Received::ack_absorbed;
+    case TransactionState::accepted:
+      // RFC 6026 section 7.1: an ACK that matches an accepted INVITE transaction goes to the TU.
+      user_.on_request(id_of(*t), m, from);
+      return Received::ack_to_tu;
+    default: return Received::ack_absorbed;  // an ACK before any final response: nothing to acknowledge
+  }
+}
+
+Result<Received, TransactionError> TransactionLayer::receive_cancel(std::string_view raw, const MessageView& m,
+                                                                    const Flow& from) {
+  // 9.2: the CANCEL targets the INVITE server transaction it would match if it were the INVITE.
+  Transaction* invite = lookup(request_key(m, Method::invite));
+  if (invite == nullptr) {
+    counters_.cancels_unmatched.add();
+    (void)respond_stateless(m, from, 481);
+    return Received::cancel_unmatched;
+  }
+  counters_.cancels_matched.add();
+  const TransactionId invite_id = id_of(*invite);
+  const bool proceeding = invite->state == TransactionState::proceeding;
+  // The CANCEL's own transaction absorbs its retransmissions; if none can be had, answer it statelessly (a
+  // retransmitted CANCEL is then answered again, and the TU told again only if the INVITE still proceeds).
+  auto created = create_server(raw, m, from);
+  if (created) {
+    (void)respond_to(
+        **created, 200, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
+  } else {
+    (void)respond_stateless(m, from, 200);
+  }
+  if (proceeding && find_live(invite_id) != nullptr) user_.on_cancel(invite_id, m);
+  return Received::cancel_accepted;
+}
+
+Result<Received, TransactionError> TransactionLayer::receive_response(const MessageView& m, const Flow& from) {
+  MatchKey key;
+  key.client = true;
+  key.method = m.cseq.method;
+  if (key.method == Method::other) key.method_text = m.cseq.method_text;
+  key.branch = m.vias[0].branch;
+  Transaction* found = lookup(key);
+  if (found == nullptr) {
+    counters_.stray_responses.add();
+    user_.on_response(TransactionId{}, m, from);
+    return Received::stray_response;
+  }
+  Transaction& t = *found;
+  const TransactionId id = id_of(t);
+  const uint16_t code = m.status_code;
+  const bool open = t.state == TransactionState::calling || t.state == TransactionState::trying ||
+                    t.state == TransactionState::proceeding;
+  if (!t.invite) {
+    // 17.1.2.2.
+    if (!open) {
+      counters_.retransmissions_absorbed.add();
+      return Received::response_absorbed;
+    }
+    t.last_status = code;
+    if (code < 200) {
+      t.state = TransactionState::proceeding;  // timer E goes on, at T2 from its next firing
+    } else {
+      t.state = TransactionState::completed;
+      wheel_.cancel(t.retransmit_timer);
+      schedule(t.state_timer, t.flow.reliable() ? 0 : config_.t4_ms);  // timer K
+    }
+    user_.on_response(id, m, from);
+    return Received::response;
+  }
+  // 17.1.1.2, with the accepted state of RFC 6026.
+  if (code < 200) {
+    if (!open) {
+      counters_.retransmissions_absorbed.add();
+      return Received::response_absorbed;
+    }
+    const bool was_calling = t.state == TransactionState::calling;
+    t.state = TransactionState::proceeding;
+    t.last_status = code;
+    if (was_calling) {
+      wheel_.cancel(t.retransmit_timer);
+      wheel_.cancel(t.state_timer);  // timer B only runs while calling
+    }
+    user_.on_response(id, m, from);
+    if (t.cancel_pending && find_live(id) != nullptr) send_pending_cancel(t);
+    return Received::response;
+  }
+  if (is_2xx(code)) {
+    if (open) {
+      t.state = TransactionState::accepted;
+      t.last_status = code;
+      t.cancel_pending = false;
+      wheel_.cancel(t.retransmit_timer);
+      schedule(t.state_timer, 64ull * config_.t1_ms);  // timer M
+    } else if (t.state != TransactionState::accepted) {
+      counters_.retransmissions_absorbed.add();
+      return Received::response_absorbed;
+    }
+    // Every 2xx reaches the TU: it acknowledges each (13.2.2.4), and a retransmitted one means its ACK was lost.
+    user_.on_response(id, m, from);
+    return Received::response;
+  }
+  if (!open) {
+    // A retransmitted non-2xx final while completed: the ACK goes out again (17.1.1.2).
+    counters_.retransmissions_absorbed.add();
+    if (t.state == TransactionState::completed && t.extra.valid()) {
+      deliver(t, bytes(t.extra), true, OnFailure::end_and_notify);
+    }
+    return Received::response_absorbed;
+  }
+  t.state = TransactionState::completed;
+  t.last_status = code;
+  t.cancel_pending = false;
+  wheel_.cancel(t.retransmit_timer);
+  schedule(t.state_timer, t.flow.reliable() ? 0 : config_.timer_d_ms);  // timer D replaces B
+  user_.on_response(id, m, from);
+  // 17.1.1.3: the ACK, built from the stored INVITE with the response's To (its tag), kept to answer the
+  // response's retransmissions until timer D (32 s over UDP, none over TCP).
+  if (t.state != TransactionState::completed) return Received::response;
+  const size_t ack_size = build_ack_or_cancel(t, Method::ack, m.to.raw);
+  if (ack_size > 0 && store(t.extra, std::string_view(scratch_out_.get(), ack_size)) == TransactionError::none) {
+    deliver(t, bytes(t.extra), false, OnFailure::end_and_notify);
+  }
+  return Received::response;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Server transactions: responses from the TU.
+
+TransactionError TransactionLayer::respond(TransactionId id, uint16_t code, std::string_view reason,
+                                           std::string_view to_tag, absl::FunctionRef<void(MessageWriter&)> extra) {
+  Transaction* t = find_live(id);
+  if (t == nullptr) return TransactionError::unknown_transaction;
+  return respond_to(*t, code, reason, to_tag, extra, OnFailure::end);
+}
+
+TransactionError TransactionLayer::respond(TransactionId id, uint16_t code, std::string_view reason,
+                                           std::string_view to_tag) {
+  return respond(id, code, reason, to_tag, [](MessageWriter&) {});
+}
+
+TransactionError TransactionLayer::respond_to(Transaction& t, uint16_t code, std::string_view reason,
+                                              std::string_view to_tag, absl::FunctionRef<void(MessageWriter&)> extra,
+                                              OnFailure on_failure) {
+  if (t.client) return TransactionError::bad_state;
+  const bool open = t.state == TransactionState::trying || t.state == TransactionState::proceeding;
+  const bool another_2xx = t.state == TransactionState::accepted && is_2xx(code);
+  if (!open && !another_2xx) return TransactionError::bad_state;
+  if (code < 100 || code > 699) return TransactionError::build_failed;
+  if (!parse_stored(t)) return TransactionError::bad_message;
+  const MessageView& request = *scratch_view_;
+  // One To tag for every response of the transaction (the dialog's, 12.1.1); the TU's when it gives one.
+  std::string_view tag;
+  if (code > 100 && request.to.tag.empty()) {
+    if (!to_tag.empty()) {
+      if (to_tag.size() > sizeof t.response_tag) return TransactionError::build_failed;
+      std::memcpy(t.response_tag, to_tag.data(), to_tag.size());
+      t.response_tag_size = static_cast<uint8_t>(to_tag.size());
+    } else if (t.response_tag_size == 0) {
+      t.response_tag_size = static_cast<uint8_t>(
+          write_token(++token_counter_, config_.token_key, std::span<char>(t.response_tag, token_size)).size());
+    }
+    tag = std::string_view(t.response_tag, t.response_tag_size);
+  }
+  MessageWriter writer(scratch_out_.get(), scratch_out_size_);
+  char host[64];
+  const size_t host_size = t.flow.peer.host_text(host, sizeof host);
+  build_response(request, code, reason, tag, writer,
+                 ResponseSource{std::string_view(host, host_size), t.flow.peer.port});
+  extra(writer);
+  const auto size = writer.finish();
+  if (!size) return TransactionError::build_failed;
+  if (const TransactionError e = store(t.extra, std::string_view(scratch_out_.get(), *size));
+      e != TransactionError::none) {
+    return e;
+  }
+  t.last_status = code;
+  if (code < 200) {
+    t.state = TransactionState::proceeding;
+  } else if (t.invite && is_2xx(code)) {
+    if (t.state != TransactionState::accepted) {
+      // RFC 6026 section 8.5: accepted until timer L; the TU retransmits the 2xx meanwhile.
+      t.state = TransactionState::accepted;
+      schedule(t.state_timer, 64ull * config_.t1_ms);
+    }
+  } else {
+    t.state = TransactionState::completed;
+    if (t.invite) {
+      if (!t.flow.reliable()) {
+        t.interval_ms = config_.t1_ms;
+        schedule(t.retransmit_timer, t.interval_ms);  // timer G
+      }
+      schedule(t.state_timer, 64ull * config_.t1_ms);  // timer H
+    } else {
+      schedule(t.state_timer, t.flow.reliable() ? 0 : 64ull * config_.t1_ms);  // timer J
+    }
+  }
+  if (!deliver(t, bytes(t.extra), false, on_failure)) return TransactionError::transport_error;
+  return TransactionError::none;
+}
+
+TransactionError TransactionLayer::retransmit_response(TransactionId id) {
+  Transaction* t = find_live(id);
+  if (t == nullptr) return TransactionError::unknown_transaction;
+  if (t->client || !t->extra.valid()) return TransactionError::bad_state;
+  if (!deliver(*t, bytes(t->extra), true, OnFailure::end)) return TransactionError::transport_error;
+  return TransactionError::none;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Client transactions.
+
+Result<TransactionId, TransactionError> TransactionLayer::start_client(std::string_view request, const Flow& to,
+                                                                       uint64_t user_data) {
+  Transaction* t = allocate();
+  if (t == nullptr) return Unexpected{TransactionError::table_full};
+  if (const TransactionError e = store(t->request, request); e != TransactionError::none) {
+    free_slot(*t);
+    return Unexpected{e};
+  }
+  const std::string_view stored = bytes(t->request);
+  const ParseResult parsed = parse_message(stored, Transport::udp, *scratch_view_);
+  const MessageView& m = *scratch_view_;
+  if (parsed.status != ParseStatus::complete || !m.is_request || m.via_count == 0 || m.method == Method::ack ||
+      !has_cookie(m.vias[0].branch) || !set_key_fields(*t, stored, m)) {
+    free_slot(*t);
+    return Unexpected{TransactionError::bad_message};
+  }
+  t->client = true;
+  t->invite = m.method == Method::invite;
+  MatchKey key;
+  key.client = true;
+  key.method = m.method;
+  if (key.method == Method::other) key.method_text = m.method_text;
+  key.branch = m.vias[0].branch;
+  if (!insert(*t, key)) {
+    free_slot(*t);
+    return Unexpected{TransactionError::duplicate};
+  }
+  t->flow = to;
+  t->user_data = user_data;
+  if (!sink_.send(stored, to)) {
+    counters_.send_failures.add();
+    if (to.reliable()) {
+      counters_.transport_errors.add();
+      free_slot(*t);
+      return Unexpected{TransactionError::transport_error};
+    }
+    // UDP: as if the datagram were lost; timer A / E sends it again.
+  }
+  t->tu_knows = true;
+  t->state = t->invite ? TransactionState::calling : TransactionState::trying;
+  if (!to.reliable()) {
+    t->interval_ms = config_.t1_ms;
+    schedule(t->retransmit_timer, t->interval_ms);  // timer A / E
+  }
+  schedule(t->state_timer, 64ull * config_.t1_ms);  // timer B / F
+  ++live_;
+  counters_.transactions_live.set(live_);
+  counters_.transactions_created.add();
+  counters_.client_created.add();
+  return id_of(*t);
+}
+
+size_t TransactionLayer::build_ack_or_cancel(const Transaction& t, Method method, std::string_view to) {
+  if (!parse_stored(t)) return 0;
+  const MessageView& r = *scratch_view_;
+  // 17.1.1.3 and 9.1: the Request-URI, Call-ID, From, CSeq number and Route of the INVITE, its top Via only
+  // (the same branch), the To of the response (ACK) or of the INVITE (CANCEL).
+  MessageWriter w(scratch_out_.get(), scratch_out_size_);
+  w.start_request(method, r.request_uri);
+  w.header(HeaderId::via, r.vias[0].raw);
+  w.header_int(HeaderId::max_forwards, 70);
+  w.header(HeaderId::from, r.from.raw);
+  w.header(HeaderId::to, method == Method::ack ? to : r.to.raw);
+  w.header(HeaderId::call_id, r.call_id);
+  w.begin_header(HeaderId::cseq);
+  w.append_int(r.cseq.number);
+  w.append(" ");
+  w.append(method_name(method));
+  w.end_header();
+  copy_headers_with_id(r, route_ids, w);
+  const auto size = w.finish();
+  return size ? *size : 0;
+}
+
+Result<TransactionLayer::CancelResult, TransactionError> TransactionLayer::cancel(TransactionId invite) {
+  Transaction* t = find_live(invite);
+  if (t == nullptr) return Unexpected{TransactionError::unknown_transaction};
+  if (!t->client || !t->invite) return Unexpected{TransactionError::bad_state};
+  if (t->state == TransactionState::calling) {
+    // 9.1: no CANCEL before a provisional response; it goes out with the first one.
+    t->cancel_pending = true;
+    return CancelResult{TransactionId{}, true};
+  }
+  if (t->state != TransactionState::proceeding) return Unexpected{TransactionError::bad_state};
+  const size_t size = build_ack_or_cancel(*t, Method::cancel, {});
+  if (size == 0) return Unexpected{TransactionError::build_failed};
+  auto started = start_client(std::string_view(scratch_out_.get(), size), t->flow, t->user_data);
+  if (!started) return Unexpected{started.error()};
+  return CancelResult{*started, false};
+}
+
+void TransactionLayer::send_pending_cancel(Transaction& invite) {
+  invite.cancel_pending = false;
+  const size_t size = build_ack_or_cancel(invite, Method::cancel, {});
+  if (size == 0) return;
+  // A CANCEL that cannot start (table full) is not retried: the TU still has its own ringing limit.
+  (void)start_client(std::string_view(scratch_out_.get(), size), invite.flow, invite.user_data);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Timers.
+
+void TransactionLayer::on_retransmit_timer(TimerEntry& entry) {
+  auto& timer = static_cast<Timer&>(entry);
+  timer.layer->retransmit_timer_fired(timer.layer->transactions_[timer.index]);
+}
+
+void TransactionLayer::on_state_timer(TimerEntry& entry) {
+  auto& timer = static_cast<Timer&>(entry);
+  timer.layer->state_timer_fired(timer.layer->transactions_[timer.index]);
+}
+
+void TransactionLayer::retransmit_timer_fired(Transaction& t) {
+  std::string_view data;
+  uint64_t next_ms = 0;
+  if (t.client && t.state == TransactionState::calling) {
+    data = bytes(t.request);  // timer A: doubling, no cap (B ends it)
+    next_ms = 2ull * t.interval_ms;
+  } else if (t.client && (t.state == TransactionState::trying || t.state == TransactionState::proceeding)) {
+    data = bytes(t.request);  // timer E: doubling up to T2; T2 straight away once proceeding
+    next_ms = t.state == TransactionState::proceeding ? config_.t2_ms
+                                                      : std::min<uint64_t>(2ull * t.interval_ms, config_.t2_ms);
+  } else if (!t.client && t.state == TransactionState::completed) {
+    data = bytes(t.extra);  // timer G: doubling up to T2
+    next_ms = std::min<uint64_t>(2ull * t.interval_ms, config_.t2_ms);
+  } else {
+    return;
+  }
+  if (!deliver(t, data, true, OnFailure::end_and_notify)) return;
+  t.interval_ms = static_cast<uint32_t>(next_ms);
+  schedule(t.retransmit_timer, t.interval_ms);
+}
+
+void TransactionLayer::state_timer_fired(Transaction& t) {
+  bool timeout = false;
+  switch (t.state) {
+    case TransactionState::calling:  // B
+    case TransactionState::trying:   // F, or the non-INVITE server guard
+      timeout = true;
+      break;
+    case TransactionState::proceeding: timeout = t.client || !t.invite; break;  // F / guard
+    case TransactionState::completed: timeout = !t.client && t.invite; break;   // H; else D, J, K
+    default: break;                                                             // I, L, M, or ending now
+  }
+  if (timeout) {
+    counters_.timeouts.add();
+    wheel_.cancel(t.retransmit_timer);
+    if (t.in_table) erase(t);
+    t.state = TransactionState::terminated;
+    if (t.tu_knows) user_.on_timeout(id_of(t));
+  }
+  terminate(t);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Queries.
+
+TransactionState TransactionLayer::state(TransactionId id) const {
+  const Transaction* t = find_live(id);
+  return t == nullptr ? TransactionState::terminated : t->state;
+}
+
+Method TransactionLayer::method(TransactionId id) const {
+  const Transaction* t = find_live(id);
+  return t == nullptr ? Method::other : t->method;
+}
+
+bool TransactionLayer::is_client(TransactionId id) const {
+  const Transaction* t = find_live(id);
+  return t != nullptr && t->client;
+}
+
+uint16_t TransactionLayer::last_status(TransactionId id) const {
+  const Transaction* t = find_live(id);
+  return t == nullptr ? 0 : t->last_status;
+}
+
+uint64_t TransactionLayer::user_data(TransactionId id) const {
+  const Transaction* t = find_live(id);
+  return t == nullptr ? 0 : t->user_data;
+}
+
+void TransactionLayer::set_user_data(TransactionId id, uint64_t value) {
+  if (Transaction* t = find_live(id)) t->user_data = value;
+}
+
+}  // namespace parkd::sip
