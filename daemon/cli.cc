@@ -20,7 +20,7 @@ bool parse_number(std::string_view text, T& out) {
 bool takes_value(std::string_view flag) {
   return flag == "--listen" || flag == "--tenants" || flag == "--shards" || flag == "--data-dir" ||
          flag == "--log-level" || flag == "--tcp-max-connections" || flag == "--tcp-max-per-source" ||
-         flag == "--tcp-idle-timeout-s";
+         flag == "--tcp-idle-timeout-s" || flag == "--digest-prefer";
 }
 
 }  // namespace
@@ -105,6 +105,10 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
       auto level = log::parse_level(value);
       if (!level) return Error{"--log-level " + std::string(value) + ": expected error, warn, info or debug"};
       o.log_level = *level;
+    } else if (flag == "--digest-prefer") {
+      if (value != "sha256" && value != "md5")
+        return Error{"--digest-prefer " + std::string(value) + ": expected sha256 or md5"};
+      o.digest_md5_first = value == "md5";
     } else if (flag == "--tcp-max-connections" || flag == "--tcp-max-per-source" || flag == "--tcp-idle-timeout-s") {
       unsigned max = flag == "--tcp-idle-timeout-s" ? 86400 : 1000000;
       unsigned v = 0;
@@ -137,6 +141,8 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
   --shards N            reactor threads, 1 to 256 (default: one per online CPU)
   --data-dir DIR        keep registrations there across restarts (default: nothing persisted)
   --log-level LEVEL     error, warn, info (default) or debug
+  --digest-prefer ALG   sha256 (default) or md5: which digest challenge comes first; md5 for
+                        clients that read only the first challenge and know only MD5
   --tcp-max-connections N   TCP connections per node, split over the shards (default 16384)
   --tcp-max-per-source N    TCP connections per source address and shard (default 64)
   --tcp-idle-timeout-s N    close a TCP connection silent this long (default 300)

@@ -38,6 +38,7 @@ struct Options {
   unsigned tcp_max_connections = 16384;  // per node, split evenly over the shards
   unsigned tcp_max_per_source = 64;      // per shard and source address
   unsigned tcp_idle_timeout_s = 300;
+  bool digest_md5_first = false;  // --digest-prefer md5
   bool help = false;
   bool version = false;
 };

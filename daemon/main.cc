@@ -13,6 +13,8 @@
 #include "core/uring_probe.h"
 #include "daemon/cli.h"
 #include "sip/server.h"
+#include "tenancy/registrar.h"
+#include "tenancy/routing.h"
 #include "tenancy/tenants_file.h"
 
 namespace {
@@ -66,10 +68,20 @@ parkd::NodeConfig node_config(const parkd::daemon::Options& options) {
   return config;
 }
 
-void print_counters(const parkd::Node& node, const std::vector<parkd::sip::Server*>& servers) {
+// What each shard runs: the SIP front and, behind it, the registrar.
+struct ShardServices {
+  std::unique_ptr<parkd::tenancy::ConfigMailbox> config_mailbox = std::make_unique<parkd::tenancy::ConfigMailbox>();
+  parkd::tenancy::Registrar* registrar = nullptr;
+  parkd::sip::Server* server = nullptr;
+};
+
+// The methods parkd serves (the Allow header).
+constexpr std::string_view served_methods = "OPTIONS, REGISTER";
+
+void print_counters(const parkd::Node& node, const std::vector<ShardServices>& services) {
   for (unsigned i = 0; i < node.shard_count(); ++i)
-    PARKD_LOG(info, "shard %u: %s %s", i, node.shard(i).counters().to_string().c_str(),
-              servers[i]->counters().to_string().c_str());
+    PARKD_LOG(info, "shard %u: %s %s %s", i, node.shard(i).counters().to_string().c_str(),
+              services[i].server->counters().to_string().c_str(), services[i].registrar->counters_text().c_str());
 }
 
 int run(const parkd::daemon::Options& options) {
@@ -101,10 +113,33 @@ int run(const parkd::daemon::Options& options) {
     std::fprintf(stderr, "parkd: %s\n", uring.error().c_str());
     return 1;
   }
-  std::vector<parkd::sip::Server*> servers;
-  auto created = parkd::Node::create(node_config(options), [&](unsigned) {
-    auto server = std::make_unique<parkd::sip::Server>();
-    servers.push_back(server.get());
+  parkd::NodeConfig config = node_config(options);
+  parkd::tenancy::RegistrarShared shared;
+  shared.shard_count = config.shards;
+  shared.digest.md5_first = options.digest_md5_first;
+  if (!parkd::sip::make_nonce_secret(shared.nonce_secret)) {
+    std::fprintf(stderr, "parkd: cannot read random bytes for the digest nonce key (getrandom)\n");
+    return 1;
+  }
+  std::unique_ptr<parkd::tenancy::BindingStore> store;
+  if (!options.data_dir.empty()) {
+    auto opened = parkd::tenancy::BindingStore::open(options.data_dir);
+    if (!opened) {
+      std::fprintf(stderr, "parkd: --data-dir %s: %s\n", options.data_dir.c_str(), opened.error().c_str());
+      return 1;
+    }
+    store = std::move(opened).value();
+    shared.store = store.get();
+  }
+  // Registrars live as long as the node; each is used only by its shard's thread.
+  std::vector<std::unique_ptr<parkd::tenancy::Registrar>> registrars;
+  std::vector<ShardServices> services(config.shards);
+  auto created = parkd::Node::create(config, [&](unsigned shard) {
+    registrars.push_back(
+        std::make_unique<parkd::tenancy::Registrar>(shard, shared, tenants, *services[shard].config_mailbox));
+    services[shard].registrar = registrars.back().get();
+    auto server = std::make_unique<parkd::sip::Server>(registrars.back().get(), served_methods);
+    services[shard].server = server.get();
     return server;
   });
   if (!created) {
@@ -141,13 +176,15 @@ int run(const parkd::daemon::Options& options) {
         PARKD_LOG(error, "reload failed: %s; running configuration kept", reloaded.error().to_string().c_str());
       } else {
         tenants = std::move(reloaded).value();
+        // Each shard takes the new configuration at the end of its next loop turn (within a second).
+        for (auto& shard : services) shard.config_mailbox->publish(tenants);
         PARKD_LOG(info, "SIGHUP: reloaded %s: tenants: %zu, extensions: %zu", source, tenants->tenant_count(),
                   tenants->extension_count());
       }
       continue;
     }
     if (signal_number == SIGUSR1) {
-      print_counters(*node, servers);
+      print_counters(*node, services);
       continue;
     }
     if (signal_number == SIGUSR2) {  // a shard stopped on an error: the node is going down
@@ -159,7 +196,9 @@ int run(const parkd::daemon::Options& options) {
     PARKD_LOG(info, "%s: shutting down", signal_number == SIGINT ? "SIGINT" : "SIGTERM");
     node->stop();
     std::string error = node->wait();
-    print_counters(*node, servers);
+    // SPEC section 1: registrations flushed before the exit.
+    for (auto& registrar : registrars) registrar->flush();
+    print_counters(*node, services);
     if (!error.empty()) {
       std::fprintf(stderr, "parkd: %s\n", error.c_str());
       return 1;

@@ -450,8 +450,10 @@ void Authenticator::write_challenges(MessageWriter& writer, HeaderId header, std
     return;
   }
   // RFC 8760 section 2.4: the client uses the first challenge whose algorithm it supports, so the stronger
-  // one comes first.
-  for (uint8_t algorithm : {digest_algorithm_sha256, digest_algorithm_md5}) {
+  // one comes first, unless the operator asked for MD5 first (DigestSettings::md5_first).
+  const uint8_t first = settings_.md5_first ? digest_algorithm_md5 : digest_algorithm_sha256;
+  const uint8_t second = settings_.md5_first ? digest_algorithm_sha256 : digest_algorithm_md5;
+  for (uint8_t algorithm : {first, second}) {
     if ((algorithms & algorithm) == 0) continue;
     writer.begin_header(header);
     writer.append("Digest realm=\"");

@@ -85,6 +85,10 @@ struct DigestSettings {
   uint32_t nonce_lifetime_s = 300;     // older nonces are stale
   uint32_t nonce_clock_skew_s = 2;     // a nonce at most this far in the future is accepted
   uint32_t nc_table_capacity = 65536;  // nonce-count entries per shard; rounded up to a power of two >= 16
+  // Challenge order. RFC 8760 puts the stronger algorithm first and clients take the first they support, but
+  // clients that read only the first challenge and know only MD5 (SIPp 3.6, many older phones) then fail:
+  // md5_first serves them (parkd --digest-prefer md5).
+  bool md5_first = false;
 };
 
 // The stored credentials of one extension: binary H(A1) as tenancy::Extension keeps them.

@@ -30,15 +30,16 @@ bool addressed_to_server(const MessageView& m) {
 
 std::string ServerCounters::to_string() const {
   std::string out;
-#define PARKD_PRINT_COUNTER(name)                   \
-  if (!out.empty()) out += ' ';                     \
+#define PARKD_PRINT_COUNTER(name) \
+  if (!out.empty()) out += ' ';   \
   out += #name "=" + std::to_string(name.get());
   PARKD_SIP_SERVER_COUNTERS(PARKD_PRINT_COUNTER)
 #undef PARKD_PRINT_COUNTER
   return out;
 }
 
-Server::Server(RequestHandler* next) : next_(next), token_key_(random_token_key()) {}
+Server::Server(RequestHandler* next, std::string_view allow)
+    : next_(next), allow_(allow), token_key_(random_token_key()) {}
 
 Frame Server::frame(std::string_view stream) {
   ParseResult r = parse_message(stream, Transport::tcp, view_);
@@ -129,7 +130,7 @@ void Server::on_message(Shard& shard, const Inbound& in) {
   }
   if (m.method == Method::other) {
     counters_.answered_501.add();
-    respond(incoming, 501, {}, [](MessageWriter& w) { w.header(HeaderId::allow, allowed_methods); });
+    respond(incoming, 501, {}, [this](MessageWriter& w) { w.header(HeaderId::allow, allow_); });
     return;
   }
   std::string_view unsupported;
@@ -140,8 +141,8 @@ void Server::on_message(Shard& shard, const Inbound& in) {
   }
   if (options_to_server) {
     counters_.options_answered.add();
-    respond(incoming, 200, {}, [](MessageWriter& w) {
-      w.header(HeaderId::allow, allowed_methods);
+    respond(incoming, 200, {}, [this](MessageWriter& w) {
+      w.header(HeaderId::allow, allow_);
       w.header(HeaderId::accept, "application/sdp");
       w.header(HeaderId::allow_events, "park-info, refer");
     });
@@ -149,7 +150,7 @@ void Server::on_message(Shard& shard, const Inbound& in) {
   }
   if (next_ != nullptr && next_->on_request(*this, incoming)) return;
   counters_.answered_405.add();
-  respond(incoming, 405, {}, [](MessageWriter& w) { w.header(HeaderId::allow, allowed_methods); });
+  respond(incoming, 405, {}, [this](MessageWriter& w) { w.header(HeaderId::allow, allow_); });
 }
 
 }  // namespace parkd::sip

@@ -45,9 +45,10 @@ class RequestHandler {
   virtual void on_mail(Shard& /*shard*/, const Mail& /*mail*/) {}
 };
 
-#define PARKD_SIP_SERVER_COUNTERS(X)                                                            \
-  X(requests_in) X(responses_in) X(parse_errors) X(unanswerable_dropped) X(answered_400) \
-  X(answered_405) X(answered_420) X(answered_483) X(answered_501) X(answered_513) X(options_answered)
+#define PARKD_SIP_SERVER_COUNTERS(X)                                                                      \
+  X(requests_in)                                                                                          \
+  X(responses_in) X(parse_errors) X(unanswerable_dropped) X(answered_400) X(answered_405) X(answered_420) \
+      X(answered_483) X(answered_501) X(answered_513) X(options_answered)
 
 struct ServerCounters {
 #define PARKD_DECLARE_COUNTER(name) Counter name;
@@ -56,12 +57,13 @@ struct ServerCounters {
   std::string to_string() const;
 };
 
-// The methods parkd answers (Allow). Grows as the layers above take methods over.
+// The methods parkd answers without a layer above (Allow); the daemon passes the full list to the Server.
 inline constexpr std::string_view allowed_methods = "OPTIONS";
 
 class Server final : public parkd::Handler {
  public:
-  explicit Server(RequestHandler* next = nullptr);
+  // `allow`: the Allow header value (the methods parkd serves with `next`); it must outlive the Server.
+  explicit Server(RequestHandler* next = nullptr, std::string_view allow = allowed_methods);
 
   Frame frame(std::string_view stream) override;
   void on_message(Shard& shard, const Inbound& in) override;
@@ -88,6 +90,7 @@ class Server final : public parkd::Handler {
   void answer_unparseable(Shard& shard, const Inbound& in, ParseError error);
 
   RequestHandler* next_;
+  std::string_view allow_;
   MessageView view_;  // reused for every message: no allocation per message
   TokenKey token_key_;
   uint64_t token_counter_ = 0;

@@ -243,8 +243,12 @@ size_t BindingStore::count() {
 
 // --- ShardWriter
 
-ShardWriter::ShardWriter(BindingStore& store, std::function<bool(std::string_view)> owns_domain)
-    : store_(store), owns_domain_(std::move(owns_domain)), ring_(store.options().ring_bytes) {
+ShardWriter::ShardWriter(BindingStore& store, std::function<bool(std::string_view)> owns_domain,
+                         std::function<void(uint64_t)> commit_hook)
+    : store_(store),
+      owns_domain_(std::move(owns_domain)),
+      commit_hook_(std::move(commit_hook)),
+      ring_(store.options().ring_bytes) {
   thread_ = std::thread([this] { run(); });
 }
 

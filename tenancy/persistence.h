@@ -122,7 +122,10 @@ class ShardWriter {
  public:
   // `owns_domain` (called on the writer thread with a lowercase domain) says whether a stored record belongs to this
   // shard: the full rewrite erases those first. It must agree with the tenant-to-shard mapping.
-  ShardWriter(BindingStore& store, std::function<bool(std::string_view)> owns_domain);
+  // `commit_hook` runs on the writer thread after every commit with the number of changes in it (tests,
+  // logging); it is fixed before the thread starts.
+  ShardWriter(BindingStore& store, std::function<bool(std::string_view)> owns_domain,
+              std::function<void(uint64_t changes)> commit_hook = {});
   ShardWriter(const ShardWriter&) = delete;
   ShardWriter& operator=(const ShardWriter&) = delete;
   // Drains the ring, commits, and joins the thread.
@@ -141,8 +144,6 @@ class ShardWriter {
 
   // Any thread.
   ShardWriterCounters counters() const;
-  // Called on the writer thread after every commit with the number of changes in it (tests, logging).
-  void set_commit_hook(std::function<void(uint64_t changes)> hook) { commit_hook_ = std::move(hook); }
 
  private:
   enum Op : uint8_t { op_put = 1, op_erase = 2, op_begin_resync = 3, op_end_resync = 4, op_sync = 5 };

@@ -111,8 +111,8 @@ TEST(Transport, BadInputGetsTheSpecAnswers) {
        "Missing Call-ID"},
       {"CSeq mismatch", [](const std::string& r) { return replaced(r, "CSeq: 1 OPTIONS", "CSeq: 1 INVITE"); }, 400,
        "CSeq method does not match"},
-      {"bad version", [](const std::string& r) { return replaced(r, "sip:127.0.0.1 SIP/2.0", "sip:127.0.0.1 SIP/3.0"); },
-       505, ""},
+      {"bad version",
+       [](const std::string& r) { return replaced(r, "sip:127.0.0.1 SIP/2.0", "sip:127.0.0.1 SIP/3.0"); }, 505, ""},
       {"unknown method",
        [](const std::string& r) { return replaced(replaced(r, "OPTIONS sip:", "FROB sip:"), "1 OPTIONS", "1 FROB"); },
        501, ""},
@@ -125,8 +125,10 @@ TEST(Transport, BadInputGetsTheSpecAnswers) {
        [](const std::string& r) { return replaced(r, "Max-Forwards: 70", "Max-Forwards: 0"); }, 200, ""},
       {"require unknown", [](const std::string& r) { return replaced(r, "CSeq:", "Require: frobnication\r\nCSeq:"); },
        420, ""},
-      {"not served yet",
-       [](const std::string& r) { return replaced(replaced(r, "OPTIONS sip:", "REGISTER sip:"), "1 OPTIONS", "1 REGISTER"); },
+      {"known method not served",
+       [](const std::string& r) {
+         return replaced(replaced(r, "OPTIONS sip:", "MESSAGE sip:101@"), "1 OPTIONS", "1 MESSAGE");
+       },
        405, ""},
   };
   int n = 0;
@@ -205,8 +207,8 @@ TEST(Transport, TcpConnectionFloodUpToTheLimit) {
   std::vector<std::unique_ptr<SipClient>> clients;
   for (int i = 0; i < 4; ++i) {
     clients.push_back(std::make_unique<SipClient>(Transport::tcp, parkd.at()));
-    Parsed r = ask(*clients.back(), options_request("f" + std::to_string(i), clients.back()->local_port(), "",
-                                                         Transport::tcp));
+    Parsed r = ask(*clients.back(),
+                   options_request("f" + std::to_string(i), clients.back()->local_port(), "", Transport::tcp));
     ASSERT_EQ(r->status_code, 200);
   }
   SipClient over(Transport::tcp, parkd.at());

@@ -1,0 +1,83 @@
+// The registrar (SPEC sections 3 and 4): REGISTER requests of every tenant this shard owns, authenticated
+// with digest, kept in the shard's location table and, with --data-dir, on disk.
+//
+// Per shard, on the shard thread only: its location table, digest authenticator, failure throttle and
+// persistence writer. A REGISTER that arrives on another shard is handed to the owner (tenancy/routing.h);
+// when the mailbox is full it is answered 503 with Retry-After instead of being handled on the wrong shard.
+//
+// The answers, in order:
+//   To host not a tenant's domain                  403 Forbidden
+//   source blocked after repeated failures          403 Forbidden (tenancy's throttle, docs/digest.md)
+//   no or wrong credentials, unknown extension       401 with SHA-256 and MD5 challenges (the same for all)
+//   expired nonce with a right response              401 with stale=true
+//   the digest username is not the To user           403 Forbidden (no third-party registration)
+//   then the location table's answer                 200 with every binding, 423 with Min-Expires, 400, 500
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sip/digest.h"
+#include "sip/server.h"
+#include "tenancy/location.h"
+#include "tenancy/persistence.h"
+#include "tenancy/routing.h"
+
+namespace parkd::tenancy {
+
+// What every shard's registrar shares, read-only once the shards run.
+struct RegistrarShared {
+  sip::NonceSecret nonce_secret;
+  unsigned shard_count = 1;
+  BindingStore* store = nullptr;  // nullptr: nothing persisted
+  sip::DigestSettings digest;
+};
+
+#define PARKD_REGISTRAR_COUNTERS(X)                                                                                   \
+  X(registers)                                                                                                        \
+  X(forwarded) X(forward_failed) X(unknown_domain) X(challenged) X(auth_failures) X(blocked) X(registered) X(refused) \
+      X(restored) X(bindings)
+
+struct RegistrarCounters {
+#define PARKD_DECLARE_COUNTER(name) Counter name;
+  PARKD_REGISTRAR_COUNTERS(PARKD_DECLARE_COUNTER)
+#undef PARKD_DECLARE_COUNTER
+  std::string to_string() const;
+};
+
+class Registrar final : public sip::RequestHandler {
+ public:
+  Registrar(unsigned shard_index, const RegistrarShared& shared, ConfigPtr config, ConfigMailbox& config_mailbox);
+  ~Registrar() override;
+
+  bool on_request(sip::Server& server, const sip::Incoming& request) override;
+  void on_start(Shard& shard) override;
+  void on_turn_end(Shard& shard) override;
+
+  // Clean shutdown, on any thread after the shard stopped: the last changes reach the disk.
+  void flush();
+
+  const RegistrarCounters& counters() const { return counters_; }
+  // Counters and, with --data-dir, the persistence writer's ("persist_commits=N ..."), for logs.
+  std::string counters_text() const;
+  const LocationTable* location() const { return location_.get(); }
+
+ private:
+  bool handle_register(sip::Server& server, const sip::Incoming& request, TenantView tenant);
+  void challenge(sip::Server& server, const sip::Incoming& request, std::string_view realm, uint8_t algorithms,
+                 bool stale);
+
+  unsigned shard_index_;
+  const RegistrarShared& shared_;
+  ConfigPtr config_;
+  ConfigMailbox& config_mailbox_;
+  Shard* shard_ = nullptr;
+  std::unique_ptr<LocationTable> location_;
+  std::unique_ptr<sip::Authenticator> authenticator_;
+  sip::FailureThrottle throttle_;
+  std::unique_ptr<ShardWriter> writer_;
+  std::unique_ptr<LocationPersister> persister_;
+  RegistrarCounters counters_;
+};
+
+}  // namespace parkd::tenancy
