@@ -21,23 +21,44 @@ class Counter {
   std::atomic<uint64_t> v_{0};
 };
 
-#define PARKD_SHARD_COUNTERS(X)                                                                                     \
-  X(udp_datagrams_in)                                                                                               \
-  X(udp_bytes_in)                                                                                                   \
-  X(udp_datagrams_out)                                                                                              \
-  X(udp_bytes_out)                                                                                                  \
-  X(udp_truncated)                                                                                                  \
-  X(udp_no_buffers) X(udp_rearms) X(send_no_slot) X(send_errors) X(tcp_accepted) X(tcp_refused_limit) X(tcp_closed) \
-      X(tcp_idle_closed) X(tcp_connections) X(tcp_bytes_in) X(tcp_bytes_out) X(tcp_messages_in) X(tcp_messages_out) \
-          X(tcp_oversize) X(tcp_keepalives) X(loop_turns) X(mailbox_in) X(mailbox_full) X(timers_fired)
+// A counter struct is declared from an X-macro list of names: PARKD_COUNTERS(LIST) declares one Counter per
+// name and for_each(f), which calls f("name", value) for each; counters_text() prints any such struct.
+#define PARKD_COUNTER_MEMBER(name) ::parkd::Counter name;
+#define PARKD_COUNTER_VISIT(name) visit(#name, (name).get());
+#define PARKD_COUNTERS(LIST)           \
+  LIST(PARKD_COUNTER_MEMBER)           \
+  template <class Visit>               \
+  void for_each(Visit&& visit) const { \
+    LIST(PARKD_COUNTER_VISIT)          \
+  }
+
+// "name=value name=value ..." for logs.
+template <class Counters>
+std::string counters_text(const Counters& counters) {
+  std::string out;
+  counters.for_each([&out](const char* name, uint64_t value) {
+    if (!out.empty()) out += ' ';
+    out += name;
+    out += '=';
+    out += std::to_string(value);
+  });
+  return out;
+}
+
+#define PARKD_SHARD_COUNTERS(X)                                                                                      \
+  X(udp_datagrams_in)                                                                                                \
+  X(udp_bytes_in)                                                                                                    \
+  X(udp_datagrams_out)                                                                                               \
+  X(udp_bytes_out)                                                                                                   \
+  X(udp_truncated)                                                                                                   \
+  X(udp_no_buffers)                                                                                                  \
+  X(udp_rearms) X(send_no_slot) X(send_errors) X(tcp_accepted) X(tcp_refused_limit) X(tcp_closed) X(tcp_idle_closed) \
+      X(tcp_connections) X(tcp_bytes_in) X(tcp_bytes_out) X(tcp_messages_in) X(tcp_messages_out) X(tcp_oversize)     \
+          X(tcp_keepalives) X(loop_turns) X(mailbox_in) X(mailbox_full) X(timers_fired)
 
 struct ShardCounters {
-#define PARKD_DECLARE_COUNTER(name) Counter name;
-  PARKD_SHARD_COUNTERS(PARKD_DECLARE_COUNTER)
-#undef PARKD_DECLARE_COUNTER
-
-  // "name=value name=value ..." for logs.
-  std::string to_string() const;
+  PARKD_COUNTERS(PARKD_SHARD_COUNTERS)
+  std::string to_string() const { return counters_text(*this); }
 };
 
 }  // namespace parkd

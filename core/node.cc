@@ -59,7 +59,7 @@ std::vector<int> allowed_cpus() {
 
 }  // namespace
 
-Result<std::unique_ptr<Node>, std::string> Node::create(NodeConfig config, const HandlerFactory& make_handler) {
+Result<std::unique_ptr<Node>, std::string> Node::create(const NodeConfig& config, const HandlerFactory& make_handler) {
   std::unique_ptr<Node> node(new Node());
   const unsigned n = config.shards;
   std::vector<std::vector<int>> udp(n);
@@ -136,7 +136,7 @@ Node::~Node() {
   wait();
 }
 
-void Node::start(std::function<void()> on_failure) {
+void Node::start(const std::function<void()>& on_failure) {
   for (unsigned s = 0; s < shards_.size(); ++s)
     threads_.emplace_back([this, s, on_failure] {
       if (!shards_[s]->run(&errors_[s])) {

@@ -32,7 +32,8 @@ class Node {
   using HandlerFactory = std::function<std::unique_ptr<Handler>(unsigned shard)>;
 
   // Binds every socket; fails with a message naming the address and the cause.
-  static Result<std::unique_ptr<Node>, std::string> create(NodeConfig config, const HandlerFactory& make_handler);
+  static Result<std::unique_ptr<Node>, std::string> create(const NodeConfig& config,
+                                                           const HandlerFactory& make_handler);
   ~Node();
 
   // The addresses actually bound (port 0 resolved), in the order of config.listen.
@@ -42,7 +43,7 @@ class Node {
 
   // Starts one thread per shard. A shard that fails (its ring cannot be set up) stops the node and calls
   // on_failure from its thread; wait() then reports the error.
-  void start(std::function<void()> on_failure = {});
+  void start(const std::function<void()>& on_failure = {});
   void stop();
   // Joins the threads; returns the first shard error, or "" after a clean stop.
   std::string wait();

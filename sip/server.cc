@@ -28,16 +28,6 @@ bool addressed_to_server(const MessageView& m) {
 
 }  // namespace
 
-std::string ServerCounters::to_string() const {
-  std::string out;
-#define PARKD_PRINT_COUNTER(name) \
-  if (!out.empty()) out += ' ';   \
-  out += #name "=" + std::to_string(name.get());
-  PARKD_SIP_SERVER_COUNTERS(PARKD_PRINT_COUNTER)
-#undef PARKD_PRINT_COUNTER
-  return out;
-}
-
 Server::Server(RequestHandler* next, std::string_view allow)
     : next_(next), allow_(allow), token_key_(random_token_key()) {}
 

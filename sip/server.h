@@ -47,14 +47,13 @@ class RequestHandler {
 
 #define PARKD_SIP_SERVER_COUNTERS(X)                                                                      \
   X(requests_in)                                                                                          \
-  X(responses_in) X(parse_errors) X(unanswerable_dropped) X(answered_400) X(answered_405) X(answered_420) \
-      X(answered_483) X(answered_501) X(answered_513) X(options_answered)
+  X(responses_in)                                                                                         \
+  X(parse_errors) X(unanswerable_dropped) X(answered_400) X(answered_405) X(answered_420) X(answered_483) \
+      X(answered_501) X(answered_513) X(options_answered)
 
 struct ServerCounters {
-#define PARKD_DECLARE_COUNTER(name) Counter name;
-  PARKD_SIP_SERVER_COUNTERS(PARKD_DECLARE_COUNTER)
-#undef PARKD_DECLARE_COUNTER
-  std::string to_string() const;
+  PARKD_COUNTERS(PARKD_SIP_SERVER_COUNTERS)
+  std::string to_string() const { return counters_text(*this); }
 };
 
 // The methods parkd answers without a layer above (Allow); the daemon passes the full list to the Server.

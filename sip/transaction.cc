@@ -104,16 +104,6 @@ std::string_view transaction_state_name(TransactionState state) {
   return "?";
 }
 
-std::string TransactionCounters::to_string() const {
-  std::string out;
-#define PARKD_PRINT_COUNTER(name) \
-  if (!out.empty()) out += ' ';   \
-  out += #name "=" + std::to_string((name).get());
-  PARKD_SIP_TRANSACTION_COUNTERS(PARKD_PRINT_COUNTER)
-#undef PARKD_PRINT_COUNTER
-  return out;
-}
-
 bool ShardTransportSink::send(std::string_view bytes, const Flow& to) {
   OutBuffer out = shard_.out_buffer();
   if (out.data == nullptr) return false;

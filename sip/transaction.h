@@ -170,10 +170,8 @@ struct TransactionConfig {
 // clang-format on
 
 struct TransactionCounters {
-#define PARKD_DECLARE_COUNTER(name) Counter name;
-  PARKD_SIP_TRANSACTION_COUNTERS(PARKD_DECLARE_COUNTER)
-#undef PARKD_DECLARE_COUNTER
-  std::string to_string() const;
+  PARKD_COUNTERS(PARKD_SIP_TRANSACTION_COUNTERS)
+  std::string to_string() const { return counters_text(*this); }
 };
 
 class TransactionLayer {

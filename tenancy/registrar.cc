@@ -5,16 +5,6 @@
 
 namespace parkd::tenancy {
 
-std::string RegistrarCounters::to_string() const {
-  std::string out;
-#define PARKD_PRINT_COUNTER(name) \
-  if (!out.empty()) out += ' ';   \
-  out += #name "=" + std::to_string(name.get());
-  PARKD_REGISTRAR_COUNTERS(PARKD_PRINT_COUNTER)
-#undef PARKD_PRINT_COUNTER
-  return out;
-}
-
 Registrar::Registrar(unsigned shard_index, const RegistrarShared& shared, ConfigPtr config,
                      ConfigMailbox& config_mailbox)
     : shard_index_(shard_index), shared_(shared), config_(std::move(config)), config_mailbox_(config_mailbox) {}

@@ -33,16 +33,15 @@ struct RegistrarShared {
   sip::DigestSettings digest;
 };
 
-#define PARKD_REGISTRAR_COUNTERS(X)                                                                                   \
-  X(registers)                                                                                                        \
-  X(forwarded) X(forward_failed) X(unknown_domain) X(challenged) X(auth_failures) X(blocked) X(registered) X(refused) \
-      X(restored) X(bindings)
+#define PARKD_REGISTRAR_COUNTERS(X)                                                                                  \
+  X(registers)                                                                                                       \
+  X(forwarded)                                                                                                       \
+  X(forward_failed) X(unknown_domain) X(challenged) X(auth_failures) X(blocked) X(registered) X(refused) X(restored) \
+      X(bindings)
 
 struct RegistrarCounters {
-#define PARKD_DECLARE_COUNTER(name) Counter name;
-  PARKD_REGISTRAR_COUNTERS(PARKD_DECLARE_COUNTER)
-#undef PARKD_DECLARE_COUNTER
-  std::string to_string() const;
+  PARKD_COUNTERS(PARKD_REGISTRAR_COUNTERS)
+  std::string to_string() const { return counters_text(*this); }
 };
 
 class Registrar final : public sip::RequestHandler {

@@ -45,7 +45,7 @@ struct Running {
   Endpoint at;
 };
 
-Running start(ShardConfig shard_config, bool start_now = true) {
+Running start(const ShardConfig& shard_config, bool start_now = true) {
   Running r;
   NodeConfig config;
   Endpoint local;

@@ -1,10 +1,10 @@
 // The registrar of the real parkd (issue 5, SPEC sections 3 and 4): REGISTER with digest over UDP, its answers,
 // tenant isolation, reload, and bindings that survive a clean restart and a kill -9 with --data-dir.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 
