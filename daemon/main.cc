@@ -156,11 +156,15 @@ int run(const parkd::daemon::Options& options) {
   if (options.demo) {
     const std::string at = node->bound()[0].to_string();
     std::printf(
-        "\nTry it:\n"
-        "  sipp -sf tools/sipp/options.xml -m 1 %s     # parkd answers OPTIONS (from the source tree)\n"
-        "  point a SIP phone at %s with a demo extension above: user = number, domain = the tenant's\n"
-        "  domain (registration, calls and park arrive with the registrar, calls and park issues)\n",
-        at.c_str(), at.c_str());
+        "\nTry it (from the source tree):\n"
+        "  sipp -sf tools/sipp/options.xml -m 1 %s\n"
+        "      parkd answers OPTIONS\n"
+        "  sipp -sf tools/sipp/register.xml -inf tools/sipp/demo-users.csv -m 7 %s\n"
+        "      every demo extension registers with digest (SIPp knows only MD5: start parkd with\n"
+        "      --digest-prefer md5 for it)\n"
+        "  or point a SIP phone at %s: user = a number above, domain = its tenant's domain,\n"
+        "  password as printed. Calls and park arrive with their issues.\n",
+        at.c_str(), at.c_str(), at.c_str());
   }
   std::printf("Press Ctrl-C to stop.\n");
   std::fflush(stdout);
