@@ -219,6 +219,7 @@ bool Shard::run(std::string* error) {
     }
     drain_mailbox();
     counters_.timers_fired.add(timers_.advance(now_ms_));
+    counters_.timers_armed.set(timers_.size());
     handler_.on_turn_end(*this);
     for (uint32_t i = 0; i < udp_.size(); ++i)
       if (!udp_[i].armed) arm_udp(i);
@@ -333,6 +334,10 @@ void Shard::drain_mailbox() {
          config_.mailboxes->send(config_.index, pending_releases_[sent].owner, pending_releases_[sent].mail))
     ++sent;
   pending_releases_.erase(pending_releases_.begin(), pending_releases_.begin() + static_cast<ptrdiff_t>(sent));
+  // The deepest incoming mailbox seen, before draining (back-pressure shows here before mailbox_full).
+  for (size_t from = 0; from < config_.mailboxes->shard_count(); ++from)
+    if (from != config_.index)
+      counters_.mailbox_depth_max.max(config_.mailboxes->ring(from, config_.index).size_approx());
   Mail batch[64];
   for (;;) {
     size_t n = config_.mailboxes->receive(config_.index, batch);
