@@ -76,4 +76,28 @@ inline bool contains_lws(const char* p, const char* end) {
   return word_may_have(end - 8) && bytewise(end - 8, end);
 }
 
+// The first `c` in [p, end), or `end`. Reads only [lo, end), lo <= p: whole 16-byte blocks from p, then, when
+// bytes remain and [lo, end) holds at least 16, one last block that ends exactly at `end` (it overlaps bytes
+// already checked, or before p, which are masked off); only inputs shorter than 16 bytes are scanned byte by
+// byte. URIs, where this runs, are 15-60 bytes: no loop iteration and no scalar tail in the common case.
+inline const char* find_byte(const char* lo, const char* p, const char* end, char c) {
+  const __m128i needle = _mm_set1_epi8(c);
+  while (end - p >= 16) {
+    const auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), needle)));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+  if (p == end) return end;
+  if (end - lo >= 16) {
+    const char* const last = end - 16;
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(
+                          _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(last)), needle))) >>
+                      (p - last);
+    return mask != 0 ? p + __builtin_ctz(mask) : end;
+  }
+  while (p < end && *p != c) ++p;
+  return p;
+}
+
 }  // namespace parkd::sip::internal

@@ -123,5 +123,33 @@ TEST(ScanTest, ContainsLwsMatchesReference) {
   }
 }
 
+TEST(ScanTest, FindByteMatchesReference) {
+  // find_byte(lo, p, end, c) may load a block that starts before p (never before lo): check every lo, p and end
+  // of each buffer, each [lo, end) in its own exactly-sized heap block.
+  auto check_all = [](const std::string& bytes, char target) {
+    for (size_t lo = 0; lo < bytes.size(); ++lo) {
+      for (size_t end = lo; end <= bytes.size() && end - lo <= 48; ++end) {
+        std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(lo),
+                                bytes.begin() + static_cast<ptrdiff_t>(end));
+        const char* first = block.data();
+        const char* last = first + block.size();
+        for (const char* p = first; p <= last; ++p) {
+          const char* expected = p;
+          while (expected < last && *expected != target) ++expected;
+          ASSERT_EQ(find_byte(first, p, last, target) - first, expected - first)
+              << "lo " << lo << " p " << (p - first) << " end " << end;
+        }
+      }
+    }
+  };
+  for (size_t at : {0, 1, 15, 16, 17, 31, 32, 40}) {
+    std::string s(44, 'x');
+    s[at] = '@';
+    check_all(s, '@');
+  }
+  std::mt19937 rng(5954);
+  for (int round = 0; round < 20; ++round) check_all(random_bytes(rng, 50, "sip:a@b.c;\x40\x00\xC0"), '@');
+}
+
 }  // namespace
 }  // namespace parkd::sip::internal
