@@ -4,6 +4,7 @@
 #include "sip/parser.h"
 
 #include <cstring>
+#include <type_traits>
 
 #include "sip/internal/scan.h"
 #include "sip/params.h"
@@ -335,58 +336,106 @@ bool parse_contact(std::string_view s, ContactView& c) {
 //   credentials = ("Digest" LWS digest-response) / other-response
 //   digest-response = dig-resp *(COMMA dig-resp)      dig-resp = token EQUAL ( token / quoted-string )
 
-// Stores one auth-param in the field it names; other names are ignored (a later duplicate wins).
+// A parameter name compared with a known lower-case name of the same length: in 8-, 4- or 2-byte words, the
+// last one overlapping the one before. Known names are all letters, and (byte | 0x20) equals a lower-case
+// letter only for that letter in either case, so this is exactly iequals().
+template <size_t N>
+struct LowerName {
+  char text[N]{};
+  constexpr LowerName(const char (&s)[N]) {  // NOLINT(google-explicit-constructor): used as a template argument
+    for (size_t i = 0; i < N; ++i) text[i] = s[i];
+  }
+};
+template <typename T, size_t N>
+constexpr T pack_folded(const char (&s)[N], size_t offset) {
+  T w = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) w |= static_cast<T>(static_cast<unsigned char>(s[offset + i])) << (8 * i);
+  return w;
+}
+template <typename T>
+T load_folded(const char* p) {
+  T w;
+  std::memcpy(&w, p, sizeof(T));
+  return w | static_cast<T>(0x2020202020202020ULL);
+}
+template <LowerName name>
+bool is_name(const char* p) {  // the caller has checked that the length is sizeof(name.text) - 1
+  constexpr size_t n = sizeof(name.text) - 1;
+  static_assert(n >= 2 && n <= 16);
+  using W = std::conditional_t<n >= 8, uint64_t, std::conditional_t<n >= 4, uint32_t, uint16_t>>;
+  return load_folded<W>(p) == pack_folded<W>(name.text, 0) &&
+         load_folded<W>(p + n - sizeof(W)) == pack_folded<W>(name.text, n - sizeof(W));
+}
+
+// Stores one auth-param in the field it names; other names are ignored (a later duplicate wins). One switch on
+// the length, one on the first letter, then one word compare.
 void set_auth_param(AuthView& a, std::string_view name, std::string_view value) {
+  const char* const p = name.data();
+  const auto first = static_cast<char>(p[0] | 0x20);
+  std::string_view* field = nullptr;
   switch (name.size()) {
     case 2:
-      if (iequals(name, "nc")) a.nc = value;
+      if (is_name<"nc">(p)) field = &a.nc;
       break;
     case 3:
-      if (iequals(name, "uri")) a.uri = value;
-      if (iequals(name, "qop")) a.qop = value;
+      if (first == 'u' && is_name<"uri">(p)) field = &a.uri;
+      if (first == 'q' && is_name<"qop">(p)) field = &a.qop;
       break;
     case 5:
-      if (iequals(name, "realm")) a.realm = value;
-      if (iequals(name, "nonce")) a.nonce = value;
-      if (iequals(name, "stale")) a.stale = value;
+      if (first == 'r' && is_name<"realm">(p)) field = &a.realm;
+      if (first == 'n' && is_name<"nonce">(p)) field = &a.nonce;
+      if (first == 's' && is_name<"stale">(p)) field = &a.stale;
       break;
     case 6:
-      if (iequals(name, "cnonce")) a.cnonce = value;
-      if (iequals(name, "opaque")) a.opaque = value;
-      if (iequals(name, "domain")) a.domain = value;
+      if (first == 'c' && is_name<"cnonce">(p)) field = &a.cnonce;
+      if (first == 'o' && is_name<"opaque">(p)) field = &a.opaque;
+      if (first == 'd' && is_name<"domain">(p)) field = &a.domain;
       break;
     case 8:
-      if (iequals(name, "username")) a.username = value;
-      if (iequals(name, "response")) a.response = value;
+      if (first == 'u' && is_name<"username">(p)) field = &a.username;
+      if (first == 'r' && is_name<"response">(p)) field = &a.response;
       break;
     case 9:
-      if (iequals(name, "algorithm")) a.algorithm = value;
+      if (is_name<"algorithm">(p)) field = &a.algorithm;
       break;
     default: break;
   }
+  if (field != nullptr) *field = value;
 }
 
-// Bytes that may not appear in an unquoted auth-param value on the fast path below: LWS, and the list
-// delimiters of next_element() (',', '"', '\\', '<', '>').
-constexpr std::array<bool, 256> build_plain_value_stops() {
+// Bytes that end an unquoted auth-param value: the ',' that ends the parameter, and '"', '<', '>', which may
+// not appear in one (a token or a host, RFC 3261 section 25.1; they would start a quoted string or a URI).
+constexpr std::array<bool, 256> build_auth_value_stops() {
   std::array<bool, 256> t{};
-  for (char c : std::string_view(" \t\r\n,\"\\<>")) t[static_cast<unsigned char>(c)] = true;
+  for (char c : std::string_view(",\"<>")) t[static_cast<unsigned char>(c)] = true;
   return t;
 }
-constexpr std::array<bool, 256> plain_value_stop = build_plain_value_stops();
+constexpr std::array<bool, 256> auth_value_stop = build_auth_value_stops();
 
-// The shape every digest header takes in practice, in one pass over the bytes:
-//   [ *(LWS / ",") ] param *( *LWS "," *(LWS / ",") param ) *(LWS / ",")
-//   param = token *LWS "=" *LWS ( DQUOTE *(any byte but DQUOTE and "\\") DQUOTE / 1*plain-byte )
-// On that shape the general path (next_element() splitting, then "=" and trimming) sets exactly the same
-// fields, so this is only a shortcut past its per-delimiter rescans. Returns false on anything else (escapes,
-// angle brackets, stray quotes, an empty value, ...) without having decided: the caller then runs the general
-// path, whose leniency defines what is accepted.
-bool parse_auth_params_fast(std::string_view s, AuthView& a) {
+// credentials = ("Digest" LWS digest-response) / other-response     (challenge likewise)
+// digest-response = dig-resp *(COMMA dig-resp)     other-response = auth-scheme LWS auth-param *(COMMA auth-param)
+// auth-param = auth-param-name EQUAL ( token / quoted-string )       EQUAL = SWS "=" SWS   COMMA = SWS "," SWS
+//
+// In one pass, as accepted since the first parser, with three leniencies: empty list elements (",,") are
+// skipped, an unquoted value is any run of bytes up to the next ',' (inner whitespace kept, trailing whitespace
+// dropped), and the value of an unknown name is not checked further. Refused: a quoted value followed by
+// anything but LWS and then ',' or the end ('realm="a"nonce="b"' is two parameters run together, not a realm
+// with quotes in it), and an unquoted value holding '"', '<' or '>'.
+bool parse_auth(std::string_view s, AuthView& a) {
+  a = AuthView{};
+  a.raw = s;
+  a.present = true;
+  s = trim(s);
   const char* p = s.data();
+  const char* const lo = p;
   const char* const end = p + s.size();
+  while (p < end && is_token_char(*p)) ++p;
+  if (p == lo) return false;
+  a.scheme = std::string_view(lo, static_cast<size_t>(p - lo));
+  if (p == end) return true;  // a scheme with no parameters
+  if (!is_lws(*p)) return false;
   for (;;) {
-    while (p < end && (is_lws(*p) || *p == ',')) ++p;  // next_element skips empty elements the same way
+    while (p < end && (is_lws(*p) || *p == ',')) ++p;
     if (p == end) return true;
     const char* const name_begin = p;
     while (p < end && is_token_char(*p)) ++p;
@@ -396,57 +445,31 @@ bool parse_auth_params_fast(std::string_view s, AuthView& a) {
     if (p == end || *p != '=') return false;
     ++p;
     while (p < end && is_lws(*p)) ++p;
-    if (p == end) return false;
+    if (p == end) return false;  // an empty value
     std::string_view value;
     if (*p == '"') {
-      // Jump between list delimiters to the closing quote; a backslash (quoted-pair) leaves the fast path.
-      const char* q = internal::find_list_delimiter(p + 1, end);
-      while (q < end && *q != '"' && *q != '\\') q = internal::find_list_delimiter(q + 1, end);
-      if (q == end || *q != '"') return false;
+      // quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE: jump from '"' or '\\' to the next.
+      const char* q = p + 1;
+      for (;;) {
+        q = internal::find_byte2(lo, q, end, '"', '\\');
+        if (q == end) return false;
+        if (*q == '"') break;
+        q += end - q >= 2 ? 2 : 1;  // quoted-pair
+      }
       value = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
       p = q + 1;
+      while (p < end && is_lws(*p)) ++p;
+      if (p < end && *p != ',') return false;
     } else {
-      const char* const value_begin = p;
-      while (p < end && !plain_value_stop[static_cast<unsigned char>(*p)]) ++p;
-      if (p == value_begin) return false;
-      value = std::string_view(value_begin, static_cast<size_t>(p - value_begin));
-    }
-    while (p < end && is_lws(*p)) ++p;
-    if (p < end && *p != ',') return false;
-    set_auth_param(a, name, value);
-  }
-}
-
-bool parse_auth(std::string_view s, AuthView& a) {
-  a = AuthView{};
-  a.raw = s;
-  a.present = true;
-  s = trim(s);
-  size_t i = 0;
-  while (i < s.size() && is_token_char(s[i])) ++i;
-  if (i == 0) return false;
-  a.scheme = s.substr(0, i);
-  s.remove_prefix(i);
-  if (s.empty()) return true;  // a scheme with no parameters
-  if (!is_lws(s.front())) return false;
-  const AuthView scheme_only = a;
-  if (parse_auth_params_fast(s, a)) return true;
-  a = scheme_only;  // the general path starts again from the first parameter
-  bool bad = false;
-  std::string_view element;
-  while (next_element(s, element, bad)) {
-    size_t eq = element.find('=');
-    if (eq == std::string_view::npos) return false;
-    std::string_view name = trim(element.substr(0, eq));
-    std::string_view value = trim(element.substr(eq + 1));
-    if (!is_token(name) || value.empty()) return false;
-    if (value.front() == '"') {
-      if (value.size() < 2 || value.back() != '"') return false;
-      value = value.substr(1, value.size() - 2);
+      const char* const value_begin = p;  // not LWS: skipped above
+      while (p < end && !auth_value_stop[static_cast<unsigned char>(*p)]) ++p;
+      if (p < end && *p != ',') return false;
+      const char* value_end = p;
+      while (is_lws(value_end[-1])) --value_end;  // stops at value_begin at the latest
+      value = std::string_view(value_begin, static_cast<size_t>(value_end - value_begin));
     }
     set_auth_param(a, name, value);
   }
-  return !bad;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -151,5 +151,33 @@ TEST(ScanTest, FindByteMatchesReference) {
   for (int round = 0; round < 20; ++round) check_all(random_bytes(rng, 50, "sip:a@b.c;\x40\x00\xC0"), '@');
 }
 
+TEST(ScanTest, FindByte2MatchesReference) {
+  auto check_all = [](const std::string& bytes) {
+    for (size_t lo = 0; lo < bytes.size(); ++lo) {
+      for (size_t end = lo; end <= bytes.size() && end - lo <= 48; ++end) {
+        std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(lo),
+                                bytes.begin() + static_cast<ptrdiff_t>(end));
+        const char* first = block.data();
+        const char* last = first + block.size();
+        for (const char* p = first; p <= last; ++p) {
+          const char* expected = p;
+          while (expected < last && *expected != '"' && *expected != '\\') ++expected;
+          ASSERT_EQ(find_byte2(first, p, last, '"', '\\') - first, expected - first)
+              << "lo " << lo << " p " << (p - first) << " end " << end;
+        }
+      }
+    }
+  };
+  for (size_t at : {0, 1, 15, 16, 17, 31, 32, 40}) {
+    for (char target : {'"', '\\'}) {
+      std::string s(44, 'x');
+      s[at] = target;
+      check_all(s);
+    }
+  }
+  std::mt19937 rng(8760);
+  for (int round = 0; round < 20; ++round) check_all(random_bytes(rng, 50, "abc=,\"\\\x22\x5C\xA2\xDC\x00"));
+}
+
 }  // namespace
 }  // namespace parkd::sip::internal
