@@ -6,6 +6,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "sip/internal/header_id.h"
 #include "sip/internal/scan.h"
 #include "sip/params.h"
 #include "sip/uri.h"
@@ -596,7 +597,8 @@ class Parser {
   bool seen_cseq_ = false;
 };
 
-ParseError Parser::find_line_end(const char* from, bool allow_folding, bool& more) {
+inline __attribute__((always_inline)) ParseError Parser::find_line_end(const char* from, bool allow_folding,
+                                                                       bool& more) {
   const char* q = from;
   for (;;) {
     q = internal::find_stop(q, end_);
@@ -893,36 +895,42 @@ ParseResult Parser::run() {
       break;
     }
     // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
-    const char* name_begin = p_;
+    // Locals rather than the members p_ and end_: stores into the MessageView may alias members, which would
+    // force a reload of each after every store.
+    const char* p = p_;
+    const char* const end = end_;
+    const char* const name_begin = p;
     // Known names are looked up before their bytes are checked: the name most likely ends at the first ':',
-    // SP or HT, and header_id() matches only names spelled as in headers.def, which are tokens. So a hit is a
-    // token followed by a non-token byte (or the end), exactly what the byte-by-byte scan below would find.
-    const char* name_guess = internal::find_colon_or_blank(p_, end_ - p_ > 64 ? p_ + 64 : end_);
-    HeaderId id = header_id(std::string_view(p_, static_cast<size_t>(name_guess - p_)));
+    // SP or HT, and find_header_id() matches only names spelled as in headers.def, which are tokens. So a hit is
+    // a token followed by a non-token byte (or the end), exactly what the byte-by-byte scan below would find.
+    const char* const name_guess = internal::find_colon_or_blank(p, end - p > 64 ? p + 64 : end);
+    HeaderId id = internal::find_header_id(std::string_view(p, static_cast<size_t>(name_guess - p)));
     if (id != HeaderId::other) {
-      p_ = name_guess;
+      p = name_guess;
     } else {
-      while (p_ < end_ && is_token_char(*p_)) ++p_;
+      while (p < end && is_token_char(*p)) ++p;
     }
-    if (p_ == end_) return ran_out();
-    if (p_ == name_begin) return error(ParseError::bad_header_name);
-    const char* name_end = p_;
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t')) ++p_;
-    if (p_ == end_) return ran_out();
-    if (*p_ != ':') return error(ParseError::missing_colon);
-    ++p_;
-    const char* value_begin = p_;
+    if (p == end) return ran_out();
+    if (p == name_begin) return error(ParseError::bad_header_name);
+    const char* const name_end = p;
+    while (p < end && (*p == ' ' || *p == '\t')) ++p;
+    if (p == end) return ran_out();
+    if (*p != ':') return error(ParseError::missing_colon);
+    const char* const value_begin = p + 1;
     e = find_line_end(value_begin, true, more);
     if (e != ParseError::none) return error(e);
     if (more) return ran_out();
-    if (line_end_ - name_begin > static_cast<ptrdiff_t>(header_line_length_max))
+    const char* const line_end = line_end_;
+    if (line_end - name_begin > static_cast<ptrdiff_t>(header_line_length_max))
       return error(ParseError::header_too_long);
     if (m_.header_count == header_count_max) return error(ParseError::too_many_headers);
-    HeaderView& h = m_.headers[m_.header_count++];
-    h.name = std::string_view(name_begin, static_cast<size_t>(name_end - name_begin));
-    h.value = trim(std::string_view(value_begin, static_cast<size_t>(line_end_ - value_begin)));
-    h.id = id != HeaderId::other ? id : header_id(h.name);
     p_ = next_;
+    HeaderView& h = m_.headers[m_.header_count++];
+    const std::string_view name(name_begin, static_cast<size_t>(name_end - name_begin));
+    if (id == HeaderId::other) id = internal::find_header_id(name);
+    h.id = id;
+    h.name = name;
+    h.value = trim(std::string_view(value_begin, static_cast<size_t>(line_end - value_begin)));
     if (h.id != HeaderId::other && first_header_error == ParseError::none) {
       // After a fault in one header's value the rest is still read, so that a 400 can copy the Vias,
       // From, To, Call-ID and CSeq that follow it; only the first fault is reported.
