@@ -24,6 +24,7 @@ enum CharClass : uint8_t {
   k_digit = 4,
   k_ws = 8,  // SP / HTAB
   k_alnum = 16,
+  k_lws = 32,  // SP / HTAB / CR / LF (folded lines are kept as written)
 };
 
 constexpr std::array<uint8_t, 256> build_classes() {
@@ -35,6 +36,7 @@ constexpr std::array<uint8_t, 256> build_classes() {
   for (char c : std::string_view("()<>:\\\"/[]?{}")) t[static_cast<unsigned char>(c)] |= k_word;
   t[' '] |= k_ws;
   t['\t'] |= k_ws;
+  for (char c : std::string_view(" \t\r\n")) t[static_cast<unsigned char>(c)] |= k_lws;
   return t;
 }
 constexpr std::array<uint8_t, 256> char_class = build_classes();
@@ -154,65 +156,85 @@ bool next_element(std::string_view& rest, std::string_view& element, bool& bad) 
 //   addr-spec   = SIP-URI / SIPS-URI / absoluteURI
 // In the addr-spec form (no angle brackets) the URI ends at the first ';' and what follows are header
 // parameters (RFC 3261 section 20.10), so such a URI carries no parameters of its own.
-bool parse_name_addr(std::string_view s, NameAddrView& out) {
+//
+// One pass: a quoted display name is skipped to its closing quote, a token one is scanned up to the first byte
+// that is neither token nor LWS, which must be the '<' (the addr-spec form has no '<' at all); the '>' is found
+// with one vector step, and the parameters are walked once, each handed to `on_param` (Contact reads its own
+// from the same walk). Every parameter name must be a token; `tag` is kept for From and To.
+template <typename OnParam>
+bool parse_name_addr(std::string_view s, NameAddrView& out, OnParam&& on_param) {
   out = NameAddrView{};
   out.raw = s;
   s = trim(s);
   if (s.empty()) return false;
-  std::string_view after;
-  if (s.front() == '"') {
-    size_t i = 1;
-    while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
-    if (i >= s.size()) return false;
-    out.display_name = s.substr(1, i - 1);
+  const char* const lo = s.data();
+  const char* const end = lo + s.size();
+  const char* p = lo;
+  const char* uri_begin = nullptr;
+  const char* uri_end = nullptr;
+  if (*p == '"') {
+    const char* q = p + 1;
+    for (;;) {
+      q = internal::find_byte2(lo, q, end, '"', '\\');
+      if (q == end) return false;
+      if (*q == '"') break;
+      q += end - q >= 2 ? 2 : 1;  // quoted-pair
+    }
+    out.display_name = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
     out.display_name_quoted = true;
-    s.remove_prefix(i + 1);
-    skip_lws(s);
-    if (s.empty() || s.front() != '<') return false;
-  }
-  size_t lt = s.find('<');
-  if (lt != std::string_view::npos) {
-    if (!out.display_name_quoted) {
-      out.display_name = trim(s.substr(0, lt));
-      // display-name = *(token LWS): tokens separated by whitespace.
-      for (char c : out.display_name)
-        if (!is_token_char(c) && !is_lws(c)) return false;
-    } else if (lt != 0) {
-      return false;
-    }
-    size_t gt = s.find('>', lt);
-    if (gt == std::string_view::npos) return false;
-    out.uri = s.substr(lt + 1, gt - lt - 1);
-    after = s.substr(gt + 1);
+    p = q + 1;
+    while (p < end && is_lws(*p)) ++p;
+    if (p == end || *p != '<') return false;
   } else {
-    size_t semi = s.find(';');
-    out.uri = s.substr(0, semi);
-    after = semi == std::string_view::npos ? std::string_view{} : s.substr(semi);
-  }
-  out.uri = trim(out.uri);
-  if (out.uri.empty()) return false;
-  if (internal::contains_lws(out.uri.data(), out.uri.data() + out.uri.size())) return false;
-  skip_lws(after);
-  if (!after.empty()) {
-    if (after.front() != ';') return false;
-    out.params = after.substr(1);
-    ParamCursor cursor(out.params);
-    ParamView p;
-    while (cursor.next(p)) {
-      if (!is_token(p.name)) return false;
-      if (iequals(p.name, "tag")) out.tag = p.value;
+    const char* q = p;
+    while (q < end && is(q[0], k_token | k_lws)) ++q;
+    if (q == end || *q != '<') {
+      // No '<' up to here: the addr-spec form, unless a '<' follows (then the display name holds a byte that is
+      // neither token nor LWS).
+      if (q != end && internal::find_byte(lo, q, end, '<') != end) return false;
+      uri_begin = p;
+      uri_end = internal::find_byte(lo, p, end, ';');
+    } else {
+      out.display_name = trim(std::string_view(p, static_cast<size_t>(q - p)));
+      p = q;
     }
-    if (cursor.malformed()) return false;
   }
-  return true;
+  if (uri_begin == nullptr) {  // p is on the '<'
+    uri_begin = p + 1;
+    uri_end = internal::find_byte(lo, uri_begin, end, '>');
+    if (uri_end == end) return false;
+    p = uri_end + 1;
+  } else {
+    p = uri_end;
+  }
+  while (uri_begin < uri_end && is_lws(*uri_begin)) ++uri_begin;
+  while (uri_end > uri_begin && is_lws(uri_end[-1])) --uri_end;
+  if (uri_begin == uri_end || internal::contains_lws(uri_begin, uri_end)) return false;
+  out.uri = std::string_view(uri_begin, static_cast<size_t>(uri_end - uri_begin));
+  while (p < end && is_lws(*p)) ++p;
+  if (p == end) return true;
+  if (*p != ';') return false;
+  out.params = std::string_view(p + 1, static_cast<size_t>(end - p - 1));
+  ParamCursor cursor(out.params);
+  ParamView param;
+  while (cursor.next(param)) {
+    if (!is_token(param.name)) return false;
+    if (param.name.size() == 3 && iequals(param.name, "tag")) out.tag = param.value;
+    if (!on_param(param)) return false;
+  }
+  return !cursor.malformed();
 }
 
 // A name-addr whose URI must parse (From, To, Contact, Refer-To): the URI grammar is checked here so that a
 // handler never meets an unparseable address.
-bool parse_address(std::string_view s, NameAddrView& out) {
-  if (!parse_name_addr(s, out)) return false;
+template <typename OnParam>
+bool parse_address(std::string_view s, NameAddrView& out, OnParam&& on_param) {
+  if (!parse_name_addr(s, out, on_param)) return false;
   UriView uri;
   return parse_uri(out.uri, uri) == UriError::none;
+}
+bool parse_address(std::string_view s, NameAddrView& out) {
+  return parse_address(s, out, [](const ParamView&) { return true; });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -312,12 +334,11 @@ bool parse_via_parm(std::string_view s, ViaView& v) {
 //   contact-param = (name-addr / addr-spec) *(SEMI contact-params)
 bool parse_contact(std::string_view s, ContactView& c) {
   c = ContactView{};
-  if (!parse_address(s, c.address)) return false;
-  ParamCursor cursor(c.address.params);
-  ParamView p;
-  while (cursor.next(p)) {
+  // contact-params = c-p-q / c-p-expires / contact-extension     c-p-expires = "expires" EQUAL delta-seconds
+  // The parameters come from the name-addr's own walk; a quoted expires ("60") is not delta-seconds.
+  return parse_address(s, c.address, [&c](const ParamView& p) {
     if (iequals(p.name, "expires")) {
-      if (!parse_delta_seconds(p.value, c.expires)) return false;
+      if (p.quoted || !parse_delta_seconds(p.value, c.expires)) return false;
     } else if (iequals(p.name, "q")) {
       c.q = p.value;
     } else if (iequals(p.name, "+sip.instance")) {
@@ -327,8 +348,8 @@ bool parse_contact(std::string_view s, ContactView& c) {
     } else if (iequals(p.name, "reg-id")) {
       c.reg_id = p.value;
     }
-  }
-  return true;
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------

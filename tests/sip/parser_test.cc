@@ -310,6 +310,12 @@ TEST(ParserContact, ListStarAndParameters) {
   expect_error(request("Contact: *, <sip:a@b>\r\n"), ParseError::bad_contact);
   expect_error(request("Contact: <sip:a@b>\r\nContact: *\r\n"), ParseError::bad_contact);
   expect_error(request("Contact: <sip:a@b>;expires=soon\r\n"), ParseError::bad_contact);
+  // c-p-expires = "expires" EQUAL delta-seconds: a quoted value is not delta-seconds (the first parser
+  // accepted it); a malformed parameter list is refused too.
+  expect_error(request("Contact: <sip:a@b>;expires=\"60\"\r\n"), ParseError::bad_contact);
+  expect_error(request("Contact: <sip:a@b>;expires=\"\"\r\n"), ParseError::bad_contact);
+  expect_error(request("Contact: <sip:a@b>;q=0.5;;expires=60\r\n"), ParseError::bad_contact);
+  expect_error(request("Contact: <sip:a@b>;+sip.instance=\"<urn:x>\r\n"), ParseError::bad_contact);
   std::string many = "Contact: ";
   for (int i = 0; i < 17; ++i) many += (i ? ", <sip:a" : "<sip:a") + std::to_string(i) + "@b>";
   expect_error(request(many + "\r\n"), ParseError::too_many_contacts);
