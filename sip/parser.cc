@@ -24,7 +24,8 @@ enum CharClass : uint8_t {
   k_digit = 4,
   k_ws = 8,  // SP / HTAB
   k_alnum = 16,
-  k_lws = 32,  // SP / HTAB / CR / LF (folded lines are kept as written)
+  k_lws = 32,   // SP / HTAB / CR / LF (folded lines are kept as written)
+  k_host = 64,  // hostname and IPv4address bytes: alphanum / "-" / "."
 };
 
 constexpr std::array<uint8_t, 256> build_classes() {
@@ -37,6 +38,8 @@ constexpr std::array<uint8_t, 256> build_classes() {
   t[' '] |= k_ws;
   t['\t'] |= k_ws;
   for (char c : std::string_view(" \t\r\n")) t[static_cast<unsigned char>(c)] |= k_lws;
+  for (int c = 0; c < 256; ++c)
+    if ((t[static_cast<size_t>(c)] & k_alnum) != 0 || c == '-' || c == '.') t[static_cast<size_t>(c)] |= k_host;
   return t;
 }
 constexpr std::array<uint8_t, 256> char_class = build_classes();
@@ -44,20 +47,6 @@ constexpr std::array<uint8_t, 256> char_class = build_classes();
 inline bool is(char c, uint8_t cls) { return (char_class[static_cast<unsigned char>(c)] & cls) != 0; }
 inline bool is_token_char(char c) { return is(c, k_token); }
 inline bool is_digit(char c) { return is(c, k_digit); }
-
-// hostname = *( domainlabel "." ) toplabel [ "." ]; domainlabel = alphanum / alphanum *( alphanum / "-" )
-// alphanum. IPv4address has the same shape (digits and dots), so this accepts both; the sent-by host only
-// labels a response's Via, parkd answers the source address.
-bool valid_hostname(std::string_view h) {
-  if (h.empty() || h.front() == '.' || h.front() == '-') return false;
-  char previous = '.';
-  for (char c : h) {
-    if (c == '.' && (previous == '.' || previous == '-')) return false;
-    if (c == '-' && previous == '.') return false;
-    previous = c;
-  }
-  return previous != '-';
-}
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
@@ -148,6 +137,87 @@ bool next_element(std::string_view& rest, std::string_view& element, bool& bad) 
   return true;
 }
 
+// A parameter name compared with a known lower-case name of the same length: in 8-, 4- or 2-byte words, the
+// last one overlapping the one before. Known names are all letters, and (byte | 0x20) equals a lower-case
+// letter only for that letter in either case, so this is exactly iequals().
+template <size_t N>
+struct LowerName {
+  char text[N]{};
+  constexpr LowerName(const char (&s)[N]) {  // NOLINT(google-explicit-constructor): used as a template argument
+    for (size_t i = 0; i < N; ++i) text[i] = s[i];
+  }
+};
+template <typename T, size_t N>
+constexpr T pack_folded(const char (&s)[N], size_t offset) {
+  T w = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) w |= static_cast<T>(static_cast<unsigned char>(s[offset + i])) << (8 * i);
+  return w;
+}
+template <typename T>
+T load_folded(const char* p) {
+  T w;
+  std::memcpy(&w, p, sizeof(T));
+  return w | static_cast<T>(0x2020202020202020ULL);
+}
+template <LowerName name>
+bool is_name(const char* p) {  // the caller has checked that the length is sizeof(name.text) - 1
+  constexpr size_t n = sizeof(name.text) - 1;
+  static_assert(n >= 2 && n <= 16);
+  using W = std::conditional_t<n >= 8, uint64_t, std::conditional_t<n >= 4, uint32_t, uint16_t>>;
+  return load_folded<W>(p) == pack_folded<W>(name.text, 0) &&
+         load_folded<W>(p + n - sizeof(W)) == pack_folded<W>(name.text, n - sizeof(W));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Header parameters: *( SEMI generic-param ), generic-param = token [ EQUAL gen-value ].
+
+inline const char* skip_lws_from(const char* p, const char* end) {
+  while (p < end && is_lws(*p)) ++p;
+  return p;
+}
+
+// Walks [p, end) exactly as ParamCursor does (sip/params.h: same separators, same values, same leniency) and
+// also requires each name to be a token, which the callers used to check with a second scan of every name:
+// here the token scan is the name scan (a name ends at LWS, '=' or ';'; any other non-token byte before that
+// made is_token() fail). Calls on_param(const ParamView&) for each parameter; false when the list is
+// malformed, a name is not a token, or on_param returns false.
+template <typename OnParam>
+bool walk_token_params(const char* p, const char* end, OnParam&& on_param) {
+  for (;;) {
+    p = skip_lws_from(p, end);
+    if (p < end && *p == ';') ++p;
+    p = skip_lws_from(p, end);
+    if (p == end) return true;
+    const char* const name = p;
+    while (p < end && is_token_char(*p)) ++p;
+    if (p == name || (p < end && !params_internal::ends(*p, params_internal::ends_name))) return false;
+    ParamView param{std::string_view(name, static_cast<size_t>(p - name)), {}, false, false};
+    p = skip_lws_from(p, end);
+    if (p < end && *p == '=') {
+      p = skip_lws_from(p + 1, end);
+      param.has_value = true;
+      if (p < end && *p == '"') {
+        const char* q = p + 1;
+        while (q < end && *q != '"') q += *q == '\\' && end - q >= 2 ? 2 : 1;  // quoted-pair
+        if (q == end) return false;
+        param.value = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
+        param.quoted = true;
+        p = q + 1;
+      } else {
+        const char* const value = p;
+        while (p < end && !params_internal::ends(*p, params_internal::ends_value)) ++p;
+        param.value = std::string_view(value, static_cast<size_t>(p - value));
+      }
+      p = skip_lws_from(p, end);
+    }
+    if (p < end && *p != ';') return false;
+    if (!on_param(param)) return false;
+  }
+}
+inline bool walk_token_params(std::string_view params, const auto& on_param) {
+  return walk_token_params(params.data(), params.data() + params.size(), on_param);
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // name-addr / addr-spec (From, To, Contact, Route, Record-Route, Refer-To).
 //
@@ -215,14 +285,10 @@ bool parse_name_addr(std::string_view s, NameAddrView& out, OnParam&& on_param) 
   if (p == end) return true;
   if (*p != ';') return false;
   out.params = std::string_view(p + 1, static_cast<size_t>(end - p - 1));
-  ParamCursor cursor(out.params);
-  ParamView param;
-  while (cursor.next(param)) {
-    if (!is_token(param.name)) return false;
+  return walk_token_params(p + 1, end, [&](const ParamView& param) {
     if (param.name.size() == 3 && iequals(param.name, "tag")) out.tag = param.value;
-    if (!on_param(param)) return false;
-  }
-  return !cursor.malformed();
+    return on_param(param);
+  });
 }
 
 // A name-addr whose URI must parse (From, To, Contact, Refer-To): the URI grammar is checked here so that a
@@ -246,85 +312,89 @@ bool parse_address(std::string_view s, NameAddrView& out) {
 bool parse_via_parm(std::string_view s, ViaView& v) {
   v = ViaView{};
   v.raw = s;
+  const char* p = s.data();
+  const char* const end = p + s.size();
   // sent-protocol, with optional LWS around the slashes.
   std::string_view parts[3];
   for (int k = 0; k < 3; ++k) {
-    skip_lws(s);
-    size_t i = 0;
-    while (i < s.size() && is_token_char(s[i])) ++i;
-    if (i == 0) return false;
-    parts[k] = s.substr(0, i);
-    s.remove_prefix(i);
-    skip_lws(s);
+    p = skip_lws_from(p, end);
+    const char* const part = p;
+    while (p < end && is_token_char(*p)) ++p;
+    if (p == part) return false;
+    parts[k] = std::string_view(part, static_cast<size_t>(p - part));
+    p = skip_lws_from(p, end);
     if (k < 2) {
-      if (s.empty() || s.front() != '/') return false;
-      s.remove_prefix(1);
+      if (p == end || *p != '/') return false;
+      ++p;
     }
   }
-  if (!iequals(parts[0], "SIP") || parts[1] != "2.0") return false;
+  if (parts[0].size() != 3 || !is_name<"sip">(parts[0].data()) || parts[1] != "2.0") return false;
   v.transport = parts[2];
   // sent-by
-  if (s.empty()) return false;
-  if (s.front() == '[') {
-    size_t close = s.find(']');
-    if (close == std::string_view::npos || close < 2) return false;
-    v.host = s.substr(1, close - 1);
+  if (p == end) return false;
+  if (*p == '[') {
+    const char* const close = internal::find_byte(s.data(), p, end, ']');
+    if (close == end || close - p < 2) return false;
+    v.host = std::string_view(p + 1, static_cast<size_t>(close - p - 1));
     v.host_is_ipv6 = true;
     uint8_t address[16];
     if (!parse_ipv6_address(v.host, address)) return false;
-    s.remove_prefix(close + 1);
+    p = close + 1;
   } else {
-    // host = hostname / IPv4address: labels of alphanumerics and '-', separated by single dots.
-    size_t i = 0;
-    while (i < s.size() && (is(s[i], k_alnum) || s[i] == '-' || s[i] == '.')) ++i;
-    v.host = s.substr(0, i);
-    if (!valid_hostname(v.host)) return false;
-    s.remove_prefix(i);
+    // host = hostname / IPv4address: labels of alphanumerics and '-', separated by single dots (the rule of
+    // valid_hostname(), checked from each byte and the one before it while scanning).
+    const char* const host = p;
+    char previous = '.';
+    for (; p < end && is(*p, k_host); ++p) {
+      const char c = *p;
+      if (c == '.' ? previous == '.' || previous == '-' : c == '-' && previous == '.') return false;
+      previous = c;
+    }
+    if (p == host || previous == '-') return false;
+    v.host = std::string_view(host, static_cast<size_t>(p - host));
   }
-  skip_lws(s);
-  if (!s.empty() && s.front() == ':') {
-    s.remove_prefix(1);
-    skip_lws(s);
-    size_t i = 0;
-    while (i < s.size() && is_digit(s[i])) ++i;
+  p = skip_lws_from(p, end);
+  if (p < end && *p == ':') {
+    p = skip_lws_from(p + 1, end);
+    const char* const digits = p;
+    while (p < end && is_digit(*p)) ++p;
     uint64_t port = 0;
-    if (!parse_uint(s.substr(0, i), 65535, port) || port == 0) return false;
+    if (!parse_uint(std::string_view(digits, static_cast<size_t>(p - digits)), 65535, port) || port == 0) return false;
     v.port = static_cast<uint16_t>(port);
-    s.remove_prefix(i);
-    skip_lws(s);
+    p = skip_lws_from(p, end);
   }
-  if (s.empty()) return true;
-  if (s.front() != ';') return false;
-  v.params = s.substr(1);
-  ParamCursor cursor(v.params);
-  ParamView p;
-  while (cursor.next(p)) {
-    if (!is_token(p.name)) return false;
-    switch (p.name.size()) {
+  if (p == end) return true;
+  if (*p != ';') return false;
+  v.params = std::string_view(p + 1, static_cast<size_t>(end - p - 1));
+  // via-params = via-ttl / via-maddr / via-received / via-branch / via-extension: recognised by length and
+  // first letter, then one folded word compare.
+  return walk_token_params(p + 1, end, [&v](const ParamView& param) {
+    const char* const name = param.name.data();
+    switch (param.name.size()) {
       case 3:
-        if (iequals(p.name, "ttl")) v.ttl = p.value;
+        if (is_name<"ttl">(name)) v.ttl = param.value;
         break;
       case 5:
-        if (iequals(p.name, "rport")) {
+        if ((name[0] | 0x20) == 'r' && is_name<"rport">(name)) {
           v.has_rport = true;
-          v.rport = p.value;
-        } else if (iequals(p.name, "maddr")) {
-          v.maddr = p.value;
+          v.rport = param.value;
+        } else if ((name[0] | 0x20) == 'm' && is_name<"maddr">(name)) {
+          v.maddr = param.value;
         }
         break;
       case 6:
-        if (iequals(p.name, "branch")) {
-          if (p.value.empty()) return false;
-          v.branch = p.value;
+        if (is_name<"branch">(name)) {
+          if (param.value.empty()) return false;
+          v.branch = param.value;
         }
         break;
       case 8:
-        if (iequals(p.name, "received")) v.received = p.value;
+        if (is_name<"received">(name)) v.received = param.value;
         break;
       default: break;
     }
-  }
-  return !cursor.malformed();
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -357,37 +427,6 @@ bool parse_contact(std::string_view s, ContactView& c) {
 //
 //   credentials = ("Digest" LWS digest-response) / other-response
 //   digest-response = dig-resp *(COMMA dig-resp)      dig-resp = token EQUAL ( token / quoted-string )
-
-// A parameter name compared with a known lower-case name of the same length: in 8-, 4- or 2-byte words, the
-// last one overlapping the one before. Known names are all letters, and (byte | 0x20) equals a lower-case
-// letter only for that letter in either case, so this is exactly iequals().
-template <size_t N>
-struct LowerName {
-  char text[N]{};
-  constexpr LowerName(const char (&s)[N]) {  // NOLINT(google-explicit-constructor): used as a template argument
-    for (size_t i = 0; i < N; ++i) text[i] = s[i];
-  }
-};
-template <typename T, size_t N>
-constexpr T pack_folded(const char (&s)[N], size_t offset) {
-  T w = 0;
-  for (size_t i = 0; i < sizeof(T); ++i) w |= static_cast<T>(static_cast<unsigned char>(s[offset + i])) << (8 * i);
-  return w;
-}
-template <typename T>
-T load_folded(const char* p) {
-  T w;
-  std::memcpy(&w, p, sizeof(T));
-  return w | static_cast<T>(0x2020202020202020ULL);
-}
-template <LowerName name>
-bool is_name(const char* p) {  // the caller has checked that the length is sizeof(name.text) - 1
-  constexpr size_t n = sizeof(name.text) - 1;
-  static_assert(n >= 2 && n <= 16);
-  using W = std::conditional_t<n >= 8, uint64_t, std::conditional_t<n >= 4, uint32_t, uint16_t>>;
-  return load_folded<W>(p) == pack_folded<W>(name.text, 0) &&
-         load_folded<W>(p + n - sizeof(W)) == pack_folded<W>(name.text, n - sizeof(W));
-}
 
 // Stores one auth-param in the field it names; other names are ignored (a later duplicate wins). One switch on
 // the length, one on the first letter, then one word compare.
@@ -565,11 +604,7 @@ bool valid_content_type(std::string_view s) {
   size_t semi = rest.find(';');
   if (!is_token(trim(rest.substr(0, semi)))) return false;
   if (semi == std::string_view::npos) return true;
-  ParamCursor cursor(rest.substr(semi + 1));
-  ParamView p;
-  while (cursor.next(p))
-    if (!is_token(p.name)) return false;
-  return !cursor.malformed();
+  return walk_token_params(rest.substr(semi + 1), [](const ParamView&) { return true; });
 }
 
 // Event = ( "Event" / "o" ) HCOLON event-type *( SEMI event-param )   (also Subscription-State's substate)
@@ -577,11 +612,7 @@ bool valid_token_with_params(std::string_view s) {
   size_t semi = s.find(';');
   if (!is_token(trim(s.substr(0, semi)))) return false;
   if (semi == std::string_view::npos) return true;
-  ParamCursor cursor(s.substr(semi + 1));
-  ParamView p;
-  while (cursor.next(p))
-    if (!is_token(p.name)) return false;
-  return !cursor.malformed();
+  return walk_token_params(s.substr(semi + 1), [](const ParamView&) { return true; });
 }
 
 // ---------------------------------------------------------------------------------------------------------
