@@ -955,8 +955,12 @@ ParseResult Parser::run() {
     // Known names are looked up before their bytes are checked: the name most likely ends at the first ':',
     // SP or HT, and find_header_id() matches only names spelled as in headers.def, which are tokens. So a hit is
     // a token followed by a non-token byte (or the end), exactly what the byte-by-byte scan below would find.
-    const char* const name_guess = internal::find_colon_or_blank(p, end - p > 64 ? p + 64 : end);
-    HeaderId id = internal::find_header_id(std::string_view(p, static_cast<size_t>(name_guess - p)));
+    HeaderId id = HeaderId::other;
+    const char* name_guess = end - p >= 16 ? internal::match_header_name16(p, id) : nullptr;
+    if (name_guess == nullptr) {  // a name of 16 bytes or more, or the last bytes of the input
+      name_guess = internal::find_colon_or_blank(p, end - p > 64 ? p + 64 : end);
+      id = internal::find_header_id(std::string_view(p, static_cast<size_t>(name_guess - p)));
+    }
     if (id != HeaderId::other) {
       p = name_guess;
     } else {

@@ -3,6 +3,8 @@
 // compile time from sip/headers.def, the one list of header names.
 #pragma once
 
+#include <emmintrin.h>
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -154,6 +156,36 @@ inline HeaderId find_header_id(std::string_view name) {
   const uint8_t k = long_table.slots[slot_of(name.data(), len, long_table.multiplier)];
   if (k == empty_slot || !equal_folded(name.data(), len, long_table.names[k])) return HeaderId::other;
   return long_table.names[k].id;
+}
+
+// The header name at the start of a line, from one 16-byte load that also finds where the name most likely ends
+// (the first ':', SP or HT): returns that end and sets `id` as find_header_id() would for the bytes before it,
+// or returns nullptr (id untouched) when none of the 16 bytes is ':', SP or HT, and the caller takes the
+// general path. [p, p + 16) must be readable. The known name is compared in one vector step: byte | fold equals
+// the lower-case spelling for each byte of the name.
+inline const char* match_header_name16(const char* p, HeaderId& id) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  const __m128i blank = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\t')));
+  const auto stops =
+      static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')), blank)));
+  if (stops == 0) return nullptr;
+  const auto len = static_cast<size_t>(__builtin_ctz(stops));
+  if (len < 2) {
+    const auto c = static_cast<unsigned char>(p[0]);
+    id = len == 1 && c < 128 ? compact_table[c] : HeaderId::other;
+    return p + len;
+  }
+  id = HeaderId::other;
+  const uint8_t k = long_table.slots[slot_of(p, len, long_table.multiplier)];
+  if (k != empty_slot) {
+    const LongName& known = long_table.names[k];
+    const __m128i fold = _mm_loadu_si128(reinterpret_cast<const __m128i*>(known.fold));
+    const __m128i lower_case = _mm_loadu_si128(reinterpret_cast<const __m128i*>(known.lower));
+    const auto equal = static_cast<unsigned>(_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, fold), lower_case)));
+    const unsigned want = (1U << len) - 1;
+    if (known.length == len && (equal & want) == want) id = known.id;
+  }
+  return p + len;
 }
 
 }  // namespace parkd::sip::internal

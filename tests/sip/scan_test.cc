@@ -3,9 +3,12 @@
 // the reference returns. Each buffer is a heap block of exactly its size, so the sanitize preset's ASan also
 // catches a vector load that reaches past `end`.
 #include "sip/internal/scan.h"
+#include "sip/internal/header_id.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -177,6 +180,47 @@ TEST(ScanTest, FindByte2MatchesReference) {
   }
   std::mt19937 rng(8760);
   for (int round = 0; round < 20; ++round) check_all(random_bytes(rng, 50, "abc=,\"\\\x22\x5C\xA2\xDC\x00"));
+}
+
+TEST(ScanTest, MatchHeaderName16MatchesLookup) {
+  // The fused 16-byte name match against find_colon_or_blank() + find_header_id(): every known name (long and
+  // compact, in three casings, with each ending), near misses, and random lines.
+  auto check = [](const std::string& line) {
+    std::vector<char> block(line.begin(), line.end());  // exactly sized: ASan sees a load past the end
+    if (block.size() < 16) return;
+    const char* p = block.data();
+    const char* guess = find_colon_or_blank(p, p + std::min<size_t>(64, block.size()));
+    const HeaderId expected = find_header_id(std::string_view(p, static_cast<size_t>(guess - p)));
+    HeaderId id = HeaderId::count_;
+    const char* fast = match_header_name16(p, id);
+    if (guess - p >= 16) {
+      ASSERT_EQ(fast, nullptr) << line;
+      return;
+    }
+    ASSERT_EQ(fast, guess) << line;
+    ASSERT_EQ(id, expected) << line;
+  };
+  std::vector<std::string> names;
+  for (const Entry& e : entries) {
+    names.emplace_back(e.name);
+    if (e.compact != 0) names.emplace_back(1, e.compact);
+  }
+  for (std::string name : names) {
+    for (int casing = 0; casing < 3; ++casing) {
+      for (char& c : name)
+        c = casing == 0 ? c : casing == 1 ? static_cast<char>(std::toupper(c)) : static_cast<char>(std::tolower(c));
+      for (const char* ending : {": value of the header\r\n", " : x\r\n0123456789abcdef", "\t:y\r\n0123456789abcdef"}) {
+        check(name + ending);
+        check(name.substr(0, name.size() - 1) + ending);  // one byte short
+        check(name + "x" + ending);                       // one byte long
+        std::string changed = name;
+        changed[changed.size() / 2] ^= 0x40;  // a letter that is no longer one, or a different byte
+        check(changed + ending);
+      }
+    }
+  }
+  std::mt19937 rng(3261);
+  for (int round = 0; round < 20000; ++round) check(random_bytes(rng, 24, "ViaToFromCall-IDcseq:\t -\xC1\x96"));
 }
 
 }  // namespace
