@@ -57,9 +57,11 @@ bool is_token(std::string_view s) {
 
 // LWS inside a header value (folding has been kept as written: CR and LF are whitespace there).
 inline std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_lws(s.back())) s.remove_suffix(1);
-  return s;
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (p < end && is_lws(*p)) ++p;
+  while (end > p && is_lws(end[-1])) --end;
+  return {p, static_cast<size_t>(end - p)};
 }
 inline void skip_lws(std::string_view& s) {
   while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);
@@ -96,20 +98,21 @@ bool parse_delta_seconds(std::string_view s, int64_t& out) {
 // Takes the next element of a comma-separated list; false at the end. Sets `bad` on an unterminated quote or
 // bracket.
 bool next_element(std::string_view& rest, std::string_view& element, bool& bad) {
-  skip_lws(rest);
-  while (!rest.empty() && rest.front() == ',') {  // empty elements are skipped (RFC 7230-style leniency)
-    rest.remove_prefix(1);
-    skip_lws(rest);
+  const char* const lo = rest.data();
+  const char* const end = lo + rest.size();
+  const char* p = lo;
+  while (p < end && (is_lws(*p) || *p == ',')) ++p;  // empty elements are skipped (RFC 7230-style leniency)
+  if (p == end) {
+    rest = {};
+    return false;
   }
-  if (rest.empty()) return false;
-  const char* const begin = rest.data();
-  const char* const end = begin + rest.size();
-  const char* p = begin;
+  const char* const begin = p;
   bool in_quotes = false;
   bool in_angle = false;
   // Jump from delimiter to delimiter ('"', '\\', '<', '>', ','); everything between them is plain text.
-  for (p = internal::find_list_delimiter(p, end); p < end; p = internal::find_list_delimiter(p, end)) {
-    char c = *p;
+  for (p = internal::find_list_delimiter_from(lo, p, end); p < end;
+       p = internal::find_list_delimiter_from(lo, p, end)) {
+    const char c = *p;
     if (in_quotes) {
       if (c == '\\') {
         p += end - p >= 2 ? 2 : 1;  // quoted-pair
@@ -131,9 +134,8 @@ bool next_element(std::string_view& rest, std::string_view& element, bool& bad) 
     bad = true;
     return false;
   }
-  const auto i = static_cast<size_t>(p - begin);
-  element = trim(rest.substr(0, i));
-  rest.remove_prefix(i < rest.size() ? i + 1 : rest.size());
+  element = trim(std::string_view(begin, static_cast<size_t>(p - begin)));
+  rest = p < end ? std::string_view(p + 1, static_cast<size_t>(end - p - 1)) : std::string_view{};
   return true;
 }
 
@@ -567,16 +569,15 @@ bool parse_replaces(std::string_view s, ReplacesView& r) {
 
 // Call-ID = ( "Call-ID" / "i" ) HCOLON callid      callid = word [ "@" word ]
 bool valid_call_id(std::string_view s) {
-  if (s.empty()) return false;
-  size_t at = 0;
-  for (char c : s) {
-    if (c == '@') {
-      if (++at > 1) return false;
-    } else if (!is(c, k_word)) {
-      return false;
-    }
-  }
-  return s.front() != '@' && s.back() != '@';
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* const first = p;
+  while (p < end && is(*p, k_word)) ++p;
+  if (p == end) return p != first;
+  if (*p != '@' || p == first) return false;
+  const char* const second = ++p;
+  while (p < end && is(*p, k_word)) ++p;
+  return p == end && p != second;
 }
 
 // CSeq = "CSeq" HCOLON 1*DIGIT LWS Method

@@ -124,4 +124,30 @@ inline const char* find_byte2(const char* lo, const char* p, const char* end, ch
   return p;
 }
 
+// find_list_delimiter() inline, for the short header values it runs on: whole 16-byte blocks from p, then one
+// block ending exactly at `end` when [lo, end) holds 16 bytes (bytes before p masked off), instead of a byte
+// loop over the tail. Reads only [lo, end), lo <= p.
+inline const char* find_list_delimiter_from(const char* lo, const char* p, const char* end) {
+  auto hits = [](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    const __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')), _mm_cmpeq_epi8(v, _mm_set1_epi8('>'))),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8(','))));
+    return static_cast<unsigned>(_mm_movemask_epi8(hit));
+  };
+  while (end - p >= 16) {
+    const unsigned mask = hits(p);
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+  if (p == end) return end;
+  if (end - lo >= 16) {
+    const char* const last = end - 16;
+    const unsigned mask = hits(last) >> (p - last);
+    return mask != 0 ? p + __builtin_ctz(mask) : end;
+  }
+  return find_list_delimiter_scalar(p, end);
+}
+
 }  // namespace parkd::sip::internal

@@ -223,5 +223,30 @@ TEST(ScanTest, MatchHeaderName16MatchesLookup) {
   for (int round = 0; round < 20000; ++round) check(random_bytes(rng, 24, "ViaToFromCall-IDcseq:\t -\xC1\x96"));
 }
 
+TEST(ScanTest, ListDelimiterFromMatchesReference) {
+  // find_list_delimiter_from(lo, p, end) may load a block starting before p (never before lo).
+  auto check_all = [](const std::string& bytes) {
+    for (size_t lo = 0; lo < bytes.size(); ++lo) {
+      for (size_t end = lo; end <= bytes.size() && end - lo <= 48; ++end) {
+        std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(lo),
+                                bytes.begin() + static_cast<ptrdiff_t>(end));
+        const char* first = block.data();
+        const char* last = first + block.size();
+        for (const char* p = first; p <= last; ++p)
+          ASSERT_EQ(find_list_delimiter_from(first, p, last) - first, find_list_delimiter_scalar(p, last) - first)
+              << "lo " << lo << " p " << (p - first) << " end " << end;
+      }
+    }
+  };
+  for (size_t at : {0, 1, 15, 16, 17, 31, 32, 40})
+    for (char target : {'"', '\\', '<', '>', ','}) {
+      std::string s(44, 'x');
+      s[at] = target;
+      check_all(s);
+    }
+  std::mt19937 rng(7230);
+  for (int round = 0; round < 20; ++round) check_all(random_bytes(rng, 50, "ab;= \"\\<>,\x00\xA2\xBC\xBE\xAC"));
+}
+
 }  // namespace
 }  // namespace parkd::sip::internal
