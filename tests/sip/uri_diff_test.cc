@@ -93,8 +93,7 @@ std::vector<std::string> seeds() {
       "sips:",
       "sip:x",
       "sipx:host",
-      "sip\x1a"
-      "host",
+      "sip\x1ahost",
       "tel:+1-201-555-0123",
       "mailto:a@b",
       "sip:host:5060;transport=tcp;lr;maddr=x.y",
