@@ -5,6 +5,8 @@
 // to look ahead: a ';' or '?' belongs to the user part exactly when an '@' follows).
 #include "sip/uri.h"
 
+#include <emmintrin.h>
+
 #include <array>
 #include <cstring>
 
@@ -666,30 +668,63 @@ inline size_t sip_scheme_length(const char* p, size_t n, UriScheme& scheme) {
   return 0;
 }
 
-// IPv4address with leading zeros allowed, as parse_ipv4(s, true, ...) accepts it: four groups of one to three
-// digits, each at most 255, separated by single dots. Without storing the bytes, and unrolled per group.
-inline bool is_ipv4_fast(std::string_view s) {
-  const char* p = s.data();
-  const char* const end = p + s.size();
-  auto digit = [&](unsigned& d) { return p < end && (d = static_cast<unsigned char>(*p) - unsigned{'0'}) <= 9; };
-  for (int part = 0;; ++part) {
-    unsigned value = 0;
-    unsigned d = 0;
-    if (!digit(value)) return false;
-    ++p;
-    if (digit(d)) {
-      value = value * 10 + d;
-      ++p;
-      if (digit(d)) {
-        value = value * 10 + d;
-        ++p;
-      }
-    }
-    if (value > 255) return false;
-    if (part == 3) return p == end;
-    if (p == end || *p != '.') return false;
-    ++p;
+// The host at p, for hosts that end within 16 bytes, from one vector load: per byte a digit / letter / dot /
+// hyphen bit, then the label rules of is_hostname() as bit operations on those masks. Returns false (the
+// caller then runs the DFA below, which decides every case) when [text, end) is shorter than 16 bytes, the host
+// may go on past the 16 bytes, or it is anything but a hostname without a final dot or a digits-and-dots host
+// (which parse_ipv4() then checks). The load lies inside [lo, end): at p, or ending exactly at `end`.
+inline bool scan_host16(const char* lo, const char* p, const char* end, size_t& length, HostKind& kind) {
+  if (end - lo < 16) return false;
+  const char* const window = end - p >= 16 ? p : end - 16;
+  const auto shift = static_cast<unsigned>(p - window);
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(window));
+  const __m128i digit_offset = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+  const __m128i letter_offset = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+  auto bits = [shift](__m128i m) { return static_cast<unsigned>(_mm_movemask_epi8(m)) >> shift; };
+  const unsigned digits = bits(_mm_cmpeq_epi8(_mm_min_epu8(digit_offset, _mm_set1_epi8(9)), digit_offset));
+  const unsigned letters = bits(_mm_cmpeq_epi8(_mm_min_epu8(letter_offset, _mm_set1_epi8(25)), letter_offset));
+  const unsigned dots = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+  const unsigned hyphens = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+  const unsigned available = 16 - shift;
+  const auto n = static_cast<unsigned>(__builtin_ctz(~(digits | letters | dots | hyphens)));  // <= available
+  if (n == 0 || (n == available && p + n < end)) return false;
+  const unsigned last = 1U << (n - 1);
+  const unsigned all = (last << 1) - 1;
+  const unsigned dot = dots & all;
+  const unsigned hyphen = hyphens & all;
+  const unsigned label_starts = ((dot << 1) | 1U) & all;
+  // A label may not be empty, start with "-" or end with "-"; a final "." (valid) is left to the reference.
+  if ((label_starts & (dot | hyphen)) != 0 || ((hyphen << 1) & dot) != 0 || ((hyphen | dot) & last) != 0) return false;
+  const unsigned toplabel = dot == 0 ? 1U : 1U << (32 - __builtin_clz(dot));
+  length = n;
+  if ((letters & toplabel) != 0) {
+    kind = HostKind::name;
+    return true;
   }
+  // The toplabel starts with a digit: an IPv4address when the host holds digits and dots only (four groups of
+  // one to three digits, each at most 255, leading zeros allowed as parse_ipv4(s, true, ...) has them);
+  // otherwise not a hostname, which the reference reports.
+  if (((letters | hyphens) & all) != 0) return false;
+  // Exactly three dots (labels are not empty: checked above); each group at most 3 digits, and a 3-digit group
+  // at most "255", compared as a 3-byte big-endian number.
+  const unsigned dot2 = dot & (dot - 1);
+  const unsigned dot3 = dot2 & (dot2 - 1);
+  if (dot3 == 0 || (dot3 & (dot3 - 1)) != 0) return false;
+  const unsigned ends[4] = {static_cast<unsigned>(__builtin_ctz(dot)), static_cast<unsigned>(__builtin_ctz(dot2)),
+                            static_cast<unsigned>(__builtin_ctz(dot3)), n};
+  unsigned start = 0;
+  for (const unsigned group_end : ends) {
+    const unsigned digit_count = group_end - start;
+    if (digit_count > 3) return false;
+    if (digit_count == 3) {
+      const auto* const g = reinterpret_cast<const unsigned char*>(p + start);
+      if ((static_cast<unsigned>(g[0]) << 16 | static_cast<unsigned>(g[1]) << 8 | g[2]) > ('2' << 16 | '5' << 8 | '5'))
+        return false;
+    }
+    start = group_end + 1;
+  }
+  kind = HostKind::ipv4;
+  return true;
 }
 
 // True when it parsed `text` into `out`; false when the reference parser must decide.
@@ -730,31 +765,39 @@ bool parse_sip_fast(std::string_view text, UriView& out) {
     i = at_index + 1;
   }
 
-  // host, one DFA step per byte: a load, an add and a table load. A non-host byte leads to kHostEnd plus the
-  // row of the last state, so the loop keeps one variable.
-  const auto* const ub = reinterpret_cast<const unsigned char*>(b);
+  // host: one vector step when it ends within 16 bytes, else one DFA step per byte (a load, an add and a table
+  // load; a non-host byte leads to kHostEnd plus the row of the last state, so the loop keeps one variable).
   const size_t host_start = i;
-  size_t state = kLabelStart;
-  while (i < n) {
-    state = kHostDfa[state + ub[i]];
-    if (state >= kHostEnd) break;
-    ++i;
-  }
-  if (state >= kHostEnd) {
-    if (state == kHostBad) return false;
-    state = (state - kHostEnd) * 256;
+  size_t host_length = 0;
+  HostKind kind = HostKind::none;
+  if (scan_host16(b, b + i, b + n, host_length, kind)) {
+    i += host_length;
+  } else {
+    const auto* const ub = reinterpret_cast<const unsigned char*>(b);
+    size_t state = kLabelStart;
+    while (i < n) {
+      state = kHostDfa[state + ub[i]];
+      if (state >= kHostEnd) break;
+      ++i;
+    }
+    if (state >= kHostEnd) {
+      if (state == kHostBad) return false;
+      state = (state - kHostEnd) * 256;
+    }
+    if (state == kAlphaLabel) {
+      kind = HostKind::name;
+    } else if (state == kDigitLabel) {
+      // A toplabel starting with a digit: an IPv4address when the host is digits and dots only, otherwise not a
+      // hostname, which the reference reports.
+      uint8_t bytes[4];
+      if (!parse_ipv4(std::string_view(b + host_start, i - host_start), true, bytes)) return false;
+      kind = HostKind::ipv4;
+    } else {
+      return false;  // empty, ending in "-" or "." (a trailing dot is valid: the reference handles it)
+    }
   }
   out.host = std::string_view(b + host_start, i - host_start);
-  if (state == kAlphaLabel) {
-    out.host_kind = HostKind::name;
-  } else if (state == kDigitLabel) {
-    // A toplabel starting with a digit: an IPv4address when the host is digits and dots only, otherwise not a
-    // hostname, which the reference reports.
-    if (!is_ipv4_fast(out.host)) return false;
-    out.host_kind = HostKind::ipv4;
-  } else {
-    return false;  // empty, ending in "-" or "." (a trailing dot is valid: the reference handles it)
-  }
+  out.host_kind = kind;
 
   // port = 1*DIGIT, 1 to 5 digits, at most 65535
   if (i < n && b[i] == ':') {

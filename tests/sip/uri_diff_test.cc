@@ -98,6 +98,28 @@ std::vector<std::string> seeds() {
       "mailto:a@b",
       "sip:host:5060;transport=tcp;lr;maddr=x.y",
       "sip:*88103@acme.example.com;park-id=p4f2a",
+      // Hosts around the 16-byte vector window (scan_host16): shorter, exactly 16, longer, at the end of the
+      // URI or followed by a port or parameters, and IPv4 groups at the 255 boundary.
+      "sip:abcdefghijklmno.p",
+      "sip:abcdefghijklmn.op:5060",
+      "sip:u@abcdefghijk.lmnop",
+      "sip:u@abcdefghijk.lmnopq;lr",
+      "sip:a.b",
+      "sip:a-b-c.d-e-f.g-h-i.j-k-l.mno",
+      "sip:x@10.0.0.1",
+      "sip:x@255.255.255.255:5060",
+      "sip:x@255.255.255.256",
+      "sip:x@249.250.199.100;lr",
+      "sip:x@260.1.1.1;lr",
+      "sip:x@1.2.3.4.5;lr",
+      "sip:x@1.2.3;lr",
+      "sip:x@0001.2.3.4",
+      "sip:x@001.002.003.004",
+      "sip:x@1.2.3.4a",
+      "sip:x@1.2.3.a4",
+      "sip:x@a1.2.3.4",
+      "sip:x@1.2.3.4-",
+      "sip:x@1-2.3.4.5",
   };
   const std::filesystem::path corpus = std::filesystem::path(PARKD_SOURCE_DIR) / "tests/fuzz/corpus/uri";
   if (std::filesystem::exists(corpus))
