@@ -652,45 +652,44 @@ class Parser {
 
 inline __attribute__((always_inline)) ParseError Parser::find_line_end(const char* from, bool allow_folding,
                                                                        bool& more) {
+  const char* const end = end_;
   const char* q = from;
   for (;;) {
-    q = internal::find_stop(q, end_);
-    if (q == end_) {
+    q = internal::find_stop(q, end);
+    if (q == end) {
       more = true;
       return ParseError::none;
     }
-    char c = *q;
-    // HT is whitespace; any other control character other than CR and LF is allowed only as the second byte
-    // of a quoted-pair (quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F), RFC 4475 intmeth); the value
-    // parsers check that it sits inside a quoted string.
-    if (c == '\t' || (c != '\r' && c != '\n' && q > from && q[-1] == '\\')) {
-      ++q;
-      continue;
-    }
-    const char* eol = q;
-    if (c == '\r') {
-      if (q + 1 == end_) {
-        more = true;
-        return ParseError::none;
+    const char c = *q;
+    if (c == '\r' || c == '\n') {  // the common stop byte first
+      const char* const eol = q;
+      if (c == '\r') {
+        if (q + 1 == end) {
+          more = true;
+          return ParseError::none;
+        }
+        if (q[1] != '\n') return ParseError::bad_line_ending;
+        q += 2;
+      } else {  // a bare LF ends a line too: robustness, as most servers accept it
+        q += 1;
       }
-      if (q[1] != '\n') return ParseError::bad_line_ending;
-      q += 2;
-    } else if (c == '\n') {  // a bare LF ends a line too: robustness, as most servers accept it
-      q += 1;
-    } else {
-      return ParseError::bad_header_character;
-    }
-    // Folding: a line that starts with whitespace continues the previous one (RFC 3261 section 7.3.1).
-    if (allow_folding) {
-      if (q == end_) {
-        more = true;
-        return ParseError::none;
+      // Folding: a line that starts with whitespace continues the previous one (RFC 3261 section 7.3.1).
+      if (allow_folding) {
+        if (q == end) {
+          more = true;
+          return ParseError::none;
+        }
+        if (*q == ' ' || *q == '\t') continue;
       }
-      if (*q == ' ' || *q == '\t') continue;
+      line_end_ = eol;
+      next_ = q;
+      return ParseError::none;
     }
-    line_end_ = eol;
-    next_ = q;
-    return ParseError::none;
+    // HT is whitespace; any other control character is allowed only as the second byte of a quoted-pair
+    // (quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F), RFC 4475 intmeth); the value parsers check that it
+    // sits inside a quoted string.
+    if (c != '\t' && (q == from || q[-1] != '\\')) return ParseError::bad_header_character;
+    ++q;
   }
 }
 
@@ -936,22 +935,22 @@ ParseResult Parser::run() {
   // Header lines until the empty line.
   ParseError first_header_error = start_line_error;
   for (;;) {
-    if (p_ == end_) return ran_out();
-    if (*p_ == '\r' || *p_ == '\n') {
-      if (*p_ == '\r') {
-        if (p_ + 1 == end_) return ran_out();
-        if (p_[1] != '\n') return error(ParseError::bad_line_ending);
-        p_ += 2;
-      } else {
-        p_ += 1;
-      }
-      break;
-    }
-    // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
     // Locals rather than the members p_ and end_: stores into the MessageView may alias members, which would
     // force a reload of each after every store.
     const char* p = p_;
     const char* const end = end_;
+    if (p == end) return ran_out();
+    if (*p == '\r' || *p == '\n') {
+      if (*p == '\r') {
+        if (p + 1 == end) return ran_out();
+        if (p[1] != '\n') return error(ParseError::bad_line_ending);
+        p_ = p + 2;
+      } else {
+        p_ = p + 1;
+      }
+      break;
+    }
+    // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
     const char* const name_begin = p;
     // Known names are looked up before their bytes are checked: the name most likely ends at the first ':',
     // SP or HT, and find_header_id() matches only names spelled as in headers.def, which are tokens. So a hit is
@@ -970,9 +969,11 @@ ParseResult Parser::run() {
     if (p == end) return ran_out();
     if (p == name_begin) return error(ParseError::bad_header_name);
     const char* const name_end = p;
-    while (p < end && (*p == ' ' || *p == '\t')) ++p;
-    if (p == end) return ran_out();
-    if (*p != ':') return error(ParseError::missing_colon);
+    if (*p != ':') {  // p < end here; whitespace before the colon is rare
+      while (p < end && (*p == ' ' || *p == '\t')) ++p;
+      if (p == end) return ran_out();
+      if (*p != ':') return error(ParseError::missing_colon);
+    }
     const char* const value_begin = p + 1;
     e = find_line_end(value_begin, true, more);
     if (e != ParseError::none) return error(e);
