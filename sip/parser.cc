@@ -8,6 +8,7 @@
 
 #include "sip/internal/header_id.h"
 #include "sip/internal/scan.h"
+#include "sip/internal/uri.h"
 #include "sip/params.h"
 #include "sip/uri.h"
 
@@ -297,9 +298,7 @@ bool parse_name_addr(std::string_view s, NameAddrView& out, OnParam&& on_param) 
 // handler never meets an unparseable address.
 template <typename OnParam>
 bool parse_address(std::string_view s, NameAddrView& out, OnParam&& on_param) {
-  if (!parse_name_addr(s, out, on_param)) return false;
-  UriView uri;
-  return parse_uri(out.uri, uri) == UriError::none;
+  return parse_name_addr(s, out, on_param) && internal::uri_is_valid(out.uri);
 }
 bool parse_address(std::string_view s, NameAddrView& out) {
   return parse_address(s, out, [](const ParamView&) { return true; });
@@ -745,8 +744,7 @@ ParseError Parser::parse_start_line(bool& more) {
     // More than one space, or whitespace inside the Request-URI.
     return ParseError::bad_request_uri;
   }
-  UriView uri;
-  if (m_.request_uri.empty() || parse_uri(m_.request_uri, uri) != UriError::none) return ParseError::bad_request_uri;
+  if (m_.request_uri.empty() || !internal::uri_is_valid(m_.request_uri)) return ParseError::bad_request_uri;
   return ParseError::none;
 }
 

@@ -727,8 +727,23 @@ inline bool scan_host16(const char* lo, const char* p, const char* end, size_t& 
   return true;
 }
 
-// True when it parsed `text` into `out`; false when the reference parser must decide.
-bool parse_sip_fast(std::string_view text, UriView& out) {
+// Stands in for a UriView when only validity is wanted (internal::uri_is_valid()): every field assignment of the
+// fast path compiles to nothing.
+struct DiscardedUri {
+  struct Field {
+    template <typename T>
+    Field& operator=(const T& /*value*/) {
+      return *this;
+    }
+  };
+  Field scheme, scheme_text, user, password, has_password, host, host_kind, port, has_port, params, headers, opaque,
+      raw;
+};
+
+// True when it parsed `text` into `out`; false when the reference parser must decide. `Out` is UriView, or
+// DiscardedUri to validate without storing.
+template <typename Out>
+bool parse_sip_fast(std::string_view text, Out& out) {
   const char* const b = text.data();
   const size_t n = text.size();
   UriScheme scheme = UriScheme::other;
@@ -831,6 +846,13 @@ bool parse_sip_fast(std::string_view text, UriView& out) {
 UriError parse_uri(std::string_view text, UriView& out) {
   if (parse_sip_fast(text, out)) return UriError::none;
   return internal::parse_uri_reference(text, out);
+}
+
+bool internal::uri_is_valid(std::string_view text) {
+  DiscardedUri discarded;
+  if (parse_sip_fast(text, discarded)) return true;
+  UriView uri;
+  return parse_uri_reference(text, uri) == UriError::none;
 }
 
 std::string_view uri_error_text(UriError e) {

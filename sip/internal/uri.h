@@ -13,4 +13,8 @@ namespace parkd::sip::internal {
 
 UriError parse_uri_reference(std::string_view text, UriView& out);
 
+// parse_uri(text, ...) == UriError::none, without filling a UriView: the parser validates every Request-URI
+// and address URI but keeps only the text.
+bool uri_is_valid(std::string_view text);
+
 }  // namespace parkd::sip::internal

@@ -78,6 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   UriView reference;
   const parkd::sip::UriError error = parkd::sip::parse_uri(text, uri);
   check(error == parkd::sip::internal::parse_uri_reference(text, reference));
+  check(parkd::sip::internal::uri_is_valid(text) == (error == parkd::sip::UriError::none));
   if (error != parkd::sip::UriError::none) return 0;
   for (auto [a, b] : {std::pair{uri.scheme_text, reference.scheme_text},
                       {uri.user, reference.user},

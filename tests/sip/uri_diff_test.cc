@@ -1,7 +1,8 @@
 // Differential test of parse_uri() (a one-pass fast path for common sip/sips URIs, falling back to the
 // reference parser) against internal::parse_uri_reference() (the rule-by-rule parser it falls back to): over
 // the URI fuzz corpus, the seeds below, and random mutations of both, the two must return the same UriError
-// and, on success, identical UriViews (every view the same bytes at the same address).
+// and, on success, identical UriViews (every view the same bytes at the same address); internal::uri_is_valid()
+// must agree with both.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -30,6 +31,7 @@ void expect_same(const std::string& text) {
   const UriError e_fast = parse_uri(in, fast);
   const UriError e_reference = internal::parse_uri_reference(in, reference);
   ASSERT_EQ(e_fast, e_reference) << "input: " << text;
+  ASSERT_EQ(internal::uri_is_valid(in), e_reference == UriError::none) << "input: " << text;
   if (e_fast != UriError::none) return;
   ASSERT_EQ(fast.scheme, reference.scheme) << text;
   ASSERT_TRUE(same_or_empty(fast.scheme_text, reference.scheme_text)) << text;
