@@ -58,56 +58,61 @@ inline bool iequals(std::string_view a, std::string_view b) {
 class ParamCursor {
  public:
   // `params` without the leading ';' (as stored in the views), or with it: both work.
-  explicit ParamCursor(std::string_view params) : rest_(params) {}
+  explicit ParamCursor(std::string_view params) : p_(params.data()), end_(params.data() + params.size()) {}
 
+  // generic-param = token [ EQUAL gen-value ], separated by SEMI; a name is taken up to LWS, '=' or ';' (the
+  // parser checks that it is a token), an unquoted value up to LWS or ';'. On pointers held in locals: one
+  // table lookup per byte, no view bookkeeping.
   bool next(ParamView& out) {
-    skip(';');
-    if (rest_.empty()) return false;
-    size_t i = 0;
-    while (i < rest_.size() && !params_internal::ends(rest_[i], params_internal::ends_name)) ++i;
-    if (i == 0) return fail();
-    out = ParamView{rest_.substr(0, i), {}, false, false};
-    rest_.remove_prefix(i);
-    trim_front();
-    if (!rest_.empty() && rest_.front() == '=') {
-      rest_.remove_prefix(1);
-      trim_front();
-      out.has_value = true;
-      if (!rest_.empty() && rest_.front() == '"') {
-        size_t j = 1;
-        while (j < rest_.size() && rest_[j] != '"') j += rest_[j] == '\\' ? 2 : 1;
-        if (j >= rest_.size()) return fail();
-        out.value = rest_.substr(1, j - 1);
-        out.quoted = true;
-        rest_.remove_prefix(j + 1);
-      } else {
-        size_t j = 0;
-        while (j < rest_.size() && !params_internal::ends(rest_[j], params_internal::ends_value)) ++j;
-        out.value = rest_.substr(0, j);
-        rest_.remove_prefix(j);
-      }
-      trim_front();
+    const char* p = p_;
+    const char* const end = end_;
+    p = skip_lws(p, end);
+    if (p < end && *p == ';') ++p;
+    p = skip_lws(p, end);
+    if (p == end) {
+      p_ = p;
+      return false;
     }
-    if (!rest_.empty() && rest_.front() != ';') return fail();
+    const char* const name = p;
+    while (p < end && !params_internal::ends(*p, params_internal::ends_name)) ++p;
+    if (p == name) return fail();
+    out = ParamView{std::string_view(name, static_cast<size_t>(p - name)), {}, false, false};
+    p = skip_lws(p, end);
+    if (p < end && *p == '=') {
+      p = skip_lws(p + 1, end);
+      out.has_value = true;
+      if (p < end && *p == '"') {
+        const char* q = p + 1;
+        while (q < end && *q != '"') q += *q == '\\' && end - q >= 2 ? 2 : 1;  // quoted-pair
+        if (q == end) return fail();
+        out.value = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
+        out.quoted = true;
+        p = q + 1;
+      } else {
+        const char* const value = p;
+        while (p < end && !params_internal::ends(*p, params_internal::ends_value)) ++p;
+        out.value = std::string_view(value, static_cast<size_t>(p - value));
+      }
+      p = skip_lws(p, end);
+    }
+    if (p < end && *p != ';') return fail();
+    p_ = p;
     return true;
   }
   bool malformed() const { return malformed_; }
 
  private:
-  void trim_front() {
-    while (!rest_.empty() && is_lws(rest_.front())) rest_.remove_prefix(1);
-  }
-  void skip(char c) {
-    trim_front();
-    if (!rest_.empty() && rest_.front() == c) rest_.remove_prefix(1);
-    trim_front();
+  static const char* skip_lws(const char* p, const char* end) {
+    while (p < end && is_lws(*p)) ++p;
+    return p;
   }
   bool fail() {
     malformed_ = true;
-    rest_ = {};
+    p_ = end_;
     return false;
   }
-  std::string_view rest_;
+  const char* p_;
+  const char* end_;
   bool malformed_ = false;
 };
 

@@ -4,8 +4,11 @@
 #include "sip/parser.h"
 
 #include <cstring>
+#include <type_traits>
 
+#include "sip/internal/header_id.h"
 #include "sip/internal/scan.h"
+#include "sip/internal/uri.h"
 #include "sip/params.h"
 #include "sip/uri.h"
 
@@ -22,6 +25,8 @@ enum CharClass : uint8_t {
   k_digit = 4,
   k_ws = 8,  // SP / HTAB
   k_alnum = 16,
+  k_lws = 32,   // SP / HTAB / CR / LF (folded lines are kept as written)
+  k_host = 64,  // hostname and IPv4address bytes: alphanum / "-" / "."
 };
 
 constexpr std::array<uint8_t, 256> build_classes() {
@@ -33,6 +38,9 @@ constexpr std::array<uint8_t, 256> build_classes() {
   for (char c : std::string_view("()<>:\\\"/[]?{}")) t[static_cast<unsigned char>(c)] |= k_word;
   t[' '] |= k_ws;
   t['\t'] |= k_ws;
+  for (char c : std::string_view(" \t\r\n")) t[static_cast<unsigned char>(c)] |= k_lws;
+  for (int c = 0; c < 256; ++c)
+    if ((t[static_cast<size_t>(c)] & k_alnum) != 0 || c == '-' || c == '.') t[static_cast<size_t>(c)] |= k_host;
   return t;
 }
 constexpr std::array<uint8_t, 256> char_class = build_classes();
@@ -40,20 +48,6 @@ constexpr std::array<uint8_t, 256> char_class = build_classes();
 inline bool is(char c, uint8_t cls) { return (char_class[static_cast<unsigned char>(c)] & cls) != 0; }
 inline bool is_token_char(char c) { return is(c, k_token); }
 inline bool is_digit(char c) { return is(c, k_digit); }
-
-// hostname = *( domainlabel "." ) toplabel [ "." ]; domainlabel = alphanum / alphanum *( alphanum / "-" )
-// alphanum. IPv4address has the same shape (digits and dots), so this accepts both; the sent-by host only
-// labels a response's Via, parkd answers the source address.
-bool valid_hostname(std::string_view h) {
-  if (h.empty() || h.front() == '.' || h.front() == '-') return false;
-  char previous = '.';
-  for (char c : h) {
-    if (c == '.' && (previous == '.' || previous == '-')) return false;
-    if (c == '-' && previous == '.') return false;
-    previous = c;
-  }
-  return previous != '-';
-}
 
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
@@ -64,9 +58,11 @@ bool is_token(std::string_view s) {
 
 // LWS inside a header value (folding has been kept as written: CR and LF are whitespace there).
 inline std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_lws(s.back())) s.remove_suffix(1);
-  return s;
+  const char* p = s.data();
+  const char* end = p + s.size();
+  while (p < end && is_lws(*p)) ++p;
+  while (end > p && is_lws(end[-1])) --end;
+  return {p, static_cast<size_t>(end - p)};
 }
 inline void skip_lws(std::string_view& s) {
   while (!s.empty() && is_lws(s.front())) s.remove_prefix(1);
@@ -103,20 +99,21 @@ bool parse_delta_seconds(std::string_view s, int64_t& out) {
 // Takes the next element of a comma-separated list; false at the end. Sets `bad` on an unterminated quote or
 // bracket.
 bool next_element(std::string_view& rest, std::string_view& element, bool& bad) {
-  skip_lws(rest);
-  while (!rest.empty() && rest.front() == ',') {  // empty elements are skipped (RFC 7230-style leniency)
-    rest.remove_prefix(1);
-    skip_lws(rest);
+  const char* const lo = rest.data();
+  const char* const end = lo + rest.size();
+  const char* p = lo;
+  while (p < end && (is_lws(*p) || *p == ',')) ++p;  // empty elements are skipped (RFC 7230-style leniency)
+  if (p == end) {
+    rest = {};
+    return false;
   }
-  if (rest.empty()) return false;
-  const char* const begin = rest.data();
-  const char* const end = begin + rest.size();
-  const char* p = begin;
+  const char* const begin = p;
   bool in_quotes = false;
   bool in_angle = false;
   // Jump from delimiter to delimiter ('"', '\\', '<', '>', ','); everything between them is plain text.
-  for (p = internal::find_list_delimiter(p, end); p < end; p = internal::find_list_delimiter(p, end)) {
-    char c = *p;
+  for (p = internal::find_list_delimiter_from(lo, p, end); p < end;
+       p = internal::find_list_delimiter_from(lo, p, end)) {
+    const char c = *p;
     if (in_quotes) {
       if (c == '\\') {
         p += end - p >= 2 ? 2 : 1;  // quoted-pair
@@ -138,10 +135,90 @@ bool next_element(std::string_view& rest, std::string_view& element, bool& bad) 
     bad = true;
     return false;
   }
-  const auto i = static_cast<size_t>(p - begin);
-  element = trim(rest.substr(0, i));
-  rest.remove_prefix(i < rest.size() ? i + 1 : rest.size());
+  element = trim(std::string_view(begin, static_cast<size_t>(p - begin)));
+  rest = p < end ? std::string_view(p + 1, static_cast<size_t>(end - p - 1)) : std::string_view{};
   return true;
+}
+
+// A parameter name compared with a known lower-case name of the same length: in 8-, 4- or 2-byte words, the
+// last one overlapping the one before. Known names are all letters, and (byte | 0x20) equals a lower-case
+// letter only for that letter in either case, so this is exactly iequals().
+template <size_t N>
+struct LowerName {
+  char text[N]{};
+  constexpr LowerName(const char (&s)[N]) {  // NOLINT(google-explicit-constructor): used as a template argument
+    for (size_t i = 0; i < N; ++i) text[i] = s[i];
+  }
+};
+template <typename T, size_t N>
+constexpr T pack_folded(const char (&s)[N], size_t offset) {
+  T w = 0;
+  for (size_t i = 0; i < sizeof(T); ++i) w |= static_cast<T>(static_cast<unsigned char>(s[offset + i])) << (8 * i);
+  return w;
+}
+template <typename T>
+T load_folded(const char* p) {
+  T w;
+  std::memcpy(&w, p, sizeof(T));
+  return w | static_cast<T>(0x2020202020202020ULL);
+}
+template <LowerName name>
+bool is_name(const char* p) {  // the caller has checked that the length is sizeof(name.text) - 1
+  constexpr size_t n = sizeof(name.text) - 1;
+  static_assert(n >= 2 && n <= 16);
+  using W = std::conditional_t<n >= 8, uint64_t, std::conditional_t<n >= 4, uint32_t, uint16_t>>;
+  return load_folded<W>(p) == pack_folded<W>(name.text, 0) &&
+         load_folded<W>(p + n - sizeof(W)) == pack_folded<W>(name.text, n - sizeof(W));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Header parameters: *( SEMI generic-param ), generic-param = token [ EQUAL gen-value ].
+
+inline const char* skip_lws_from(const char* p, const char* end) {
+  while (p < end && is_lws(*p)) ++p;
+  return p;
+}
+
+// Walks [p, end) exactly as ParamCursor does (sip/params.h: same separators, same values, same leniency) and
+// also requires each name to be a token, which the callers used to check with a second scan of every name:
+// here the token scan is the name scan (a name ends at LWS, '=' or ';'; any other non-token byte before that
+// made is_token() fail). Calls on_param(const ParamView&) for each parameter; false when the list is
+// malformed, a name is not a token, or on_param returns false.
+template <typename OnParam>
+bool walk_token_params(const char* p, const char* end, OnParam&& on_param) {
+  for (;;) {
+    p = skip_lws_from(p, end);
+    if (p < end && *p == ';') ++p;
+    p = skip_lws_from(p, end);
+    if (p == end) return true;
+    const char* const name = p;
+    while (p < end && is_token_char(*p)) ++p;
+    if (p == name || (p < end && !params_internal::ends(*p, params_internal::ends_name))) return false;
+    ParamView param{std::string_view(name, static_cast<size_t>(p - name)), {}, false, false};
+    p = skip_lws_from(p, end);
+    if (p < end && *p == '=') {
+      p = skip_lws_from(p + 1, end);
+      param.has_value = true;
+      if (p < end && *p == '"') {
+        const char* q = p + 1;
+        while (q < end && *q != '"') q += *q == '\\' && end - q >= 2 ? 2 : 1;  // quoted-pair
+        if (q == end) return false;
+        param.value = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
+        param.quoted = true;
+        p = q + 1;
+      } else {
+        const char* const value = p;
+        while (p < end && !params_internal::ends(*p, params_internal::ends_value)) ++p;
+        param.value = std::string_view(value, static_cast<size_t>(p - value));
+      }
+      p = skip_lws_from(p, end);
+    }
+    if (p < end && *p != ';') return false;
+    if (!on_param(param)) return false;
+  }
+}
+inline bool walk_token_params(std::string_view params, const auto& on_param) {
+  return walk_token_params(params.data(), params.data() + params.size(), on_param);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -152,65 +229,79 @@ bool next_element(std::string_view& rest, std::string_view& element, bool& bad) 
 //   addr-spec   = SIP-URI / SIPS-URI / absoluteURI
 // In the addr-spec form (no angle brackets) the URI ends at the first ';' and what follows are header
 // parameters (RFC 3261 section 20.10), so such a URI carries no parameters of its own.
-bool parse_name_addr(std::string_view s, NameAddrView& out) {
+//
+// One pass: a quoted display name is skipped to its closing quote, a token one is scanned up to the first byte
+// that is neither token nor LWS, which must be the '<' (the addr-spec form has no '<' at all); the '>' is found
+// with one vector step, and the parameters are walked once, each handed to `on_param` (Contact reads its own
+// from the same walk). Every parameter name must be a token; `tag` is kept for From and To.
+template <typename OnParam>
+bool parse_name_addr(std::string_view s, NameAddrView& out, OnParam&& on_param) {
   out = NameAddrView{};
   out.raw = s;
   s = trim(s);
   if (s.empty()) return false;
-  std::string_view after;
-  if (s.front() == '"') {
-    size_t i = 1;
-    while (i < s.size() && s[i] != '"') i += s[i] == '\\' ? 2 : 1;
-    if (i >= s.size()) return false;
-    out.display_name = s.substr(1, i - 1);
+  const char* const lo = s.data();
+  const char* const end = lo + s.size();
+  const char* p = lo;
+  const char* uri_begin = nullptr;
+  const char* uri_end = nullptr;
+  if (*p == '"') {
+    const char* q = p + 1;
+    for (;;) {
+      q = internal::find_byte2(lo, q, end, '"', '\\');
+      if (q == end) return false;
+      if (*q == '"') break;
+      q += end - q >= 2 ? 2 : 1;  // quoted-pair
+    }
+    out.display_name = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
     out.display_name_quoted = true;
-    s.remove_prefix(i + 1);
-    skip_lws(s);
-    if (s.empty() || s.front() != '<') return false;
-  }
-  size_t lt = s.find('<');
-  if (lt != std::string_view::npos) {
-    if (!out.display_name_quoted) {
-      out.display_name = trim(s.substr(0, lt));
-      // display-name = *(token LWS): tokens separated by whitespace.
-      for (char c : out.display_name)
-        if (!is_token_char(c) && !is_lws(c)) return false;
-    } else if (lt != 0) {
-      return false;
-    }
-    size_t gt = s.find('>', lt);
-    if (gt == std::string_view::npos) return false;
-    out.uri = s.substr(lt + 1, gt - lt - 1);
-    after = s.substr(gt + 1);
+    p = q + 1;
+    while (p < end && is_lws(*p)) ++p;
+    if (p == end || *p != '<') return false;
   } else {
-    size_t semi = s.find(';');
-    out.uri = s.substr(0, semi);
-    after = semi == std::string_view::npos ? std::string_view{} : s.substr(semi);
-  }
-  out.uri = trim(out.uri);
-  if (out.uri.empty()) return false;
-  if (internal::contains_lws(out.uri.data(), out.uri.data() + out.uri.size())) return false;
-  skip_lws(after);
-  if (!after.empty()) {
-    if (after.front() != ';') return false;
-    out.params = after.substr(1);
-    ParamCursor cursor(out.params);
-    ParamView p;
-    while (cursor.next(p)) {
-      if (!is_token(p.name)) return false;
-      if (iequals(p.name, "tag")) out.tag = p.value;
+    const char* q = p;
+    while (q < end && is(q[0], k_token | k_lws)) ++q;
+    if (q == end || *q != '<') {
+      // No '<' up to here: the addr-spec form, unless a '<' follows (then the display name holds a byte that is
+      // neither token nor LWS).
+      if (q != end && internal::find_byte(lo, q, end, '<') != end) return false;
+      uri_begin = p;
+      uri_end = internal::find_byte(lo, p, end, ';');
+    } else {
+      out.display_name = trim(std::string_view(p, static_cast<size_t>(q - p)));
+      p = q;
     }
-    if (cursor.malformed()) return false;
   }
-  return true;
+  if (uri_begin == nullptr) {  // p is on the '<'
+    uri_begin = p + 1;
+    uri_end = internal::find_byte(lo, uri_begin, end, '>');
+    if (uri_end == end) return false;
+    p = uri_end + 1;
+  } else {
+    p = uri_end;
+  }
+  while (uri_begin < uri_end && is_lws(*uri_begin)) ++uri_begin;
+  while (uri_end > uri_begin && is_lws(uri_end[-1])) --uri_end;
+  if (uri_begin == uri_end || internal::contains_lws(uri_begin, uri_end)) return false;
+  out.uri = std::string_view(uri_begin, static_cast<size_t>(uri_end - uri_begin));
+  while (p < end && is_lws(*p)) ++p;
+  if (p == end) return true;
+  if (*p != ';') return false;
+  out.params = std::string_view(p + 1, static_cast<size_t>(end - p - 1));
+  return walk_token_params(p + 1, end, [&](const ParamView& param) {
+    if (param.name.size() == 3 && iequals(param.name, "tag")) out.tag = param.value;
+    return on_param(param);
+  });
 }
 
 // A name-addr whose URI must parse (From, To, Contact, Refer-To): the URI grammar is checked here so that a
 // handler never meets an unparseable address.
+template <typename OnParam>
+bool parse_address(std::string_view s, NameAddrView& out, OnParam&& on_param) {
+  return parse_name_addr(s, out, on_param) && internal::uri_is_valid(out.uri);
+}
 bool parse_address(std::string_view s, NameAddrView& out) {
-  if (!parse_name_addr(s, out)) return false;
-  UriView uri;
-  return parse_uri(out.uri, uri) == UriError::none;
+  return parse_address(s, out, [](const ParamView&) { return true; });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -222,85 +313,89 @@ bool parse_address(std::string_view s, NameAddrView& out) {
 bool parse_via_parm(std::string_view s, ViaView& v) {
   v = ViaView{};
   v.raw = s;
+  const char* p = s.data();
+  const char* const end = p + s.size();
   // sent-protocol, with optional LWS around the slashes.
   std::string_view parts[3];
   for (int k = 0; k < 3; ++k) {
-    skip_lws(s);
-    size_t i = 0;
-    while (i < s.size() && is_token_char(s[i])) ++i;
-    if (i == 0) return false;
-    parts[k] = s.substr(0, i);
-    s.remove_prefix(i);
-    skip_lws(s);
+    p = skip_lws_from(p, end);
+    const char* const part = p;
+    while (p < end && is_token_char(*p)) ++p;
+    if (p == part) return false;
+    parts[k] = std::string_view(part, static_cast<size_t>(p - part));
+    p = skip_lws_from(p, end);
     if (k < 2) {
-      if (s.empty() || s.front() != '/') return false;
-      s.remove_prefix(1);
+      if (p == end || *p != '/') return false;
+      ++p;
     }
   }
-  if (!iequals(parts[0], "SIP") || parts[1] != "2.0") return false;
+  if (parts[0].size() != 3 || !is_name<"sip">(parts[0].data()) || parts[1] != "2.0") return false;
   v.transport = parts[2];
   // sent-by
-  if (s.empty()) return false;
-  if (s.front() == '[') {
-    size_t close = s.find(']');
-    if (close == std::string_view::npos || close < 2) return false;
-    v.host = s.substr(1, close - 1);
+  if (p == end) return false;
+  if (*p == '[') {
+    const char* const close = internal::find_byte(s.data(), p, end, ']');
+    if (close == end || close - p < 2) return false;
+    v.host = std::string_view(p + 1, static_cast<size_t>(close - p - 1));
     v.host_is_ipv6 = true;
     uint8_t address[16];
     if (!parse_ipv6_address(v.host, address)) return false;
-    s.remove_prefix(close + 1);
+    p = close + 1;
   } else {
-    // host = hostname / IPv4address: labels of alphanumerics and '-', separated by single dots.
-    size_t i = 0;
-    while (i < s.size() && (is(s[i], k_alnum) || s[i] == '-' || s[i] == '.')) ++i;
-    v.host = s.substr(0, i);
-    if (!valid_hostname(v.host)) return false;
-    s.remove_prefix(i);
+    // host = hostname / IPv4address: labels of alphanumerics and '-', separated by single dots (the rule of
+    // valid_hostname(), checked from each byte and the one before it while scanning).
+    const char* const host = p;
+    char previous = '.';
+    for (; p < end && is(*p, k_host); ++p) {
+      const char c = *p;
+      if (c == '.' ? previous == '.' || previous == '-' : c == '-' && previous == '.') return false;
+      previous = c;
+    }
+    if (p == host || previous == '-') return false;
+    v.host = std::string_view(host, static_cast<size_t>(p - host));
   }
-  skip_lws(s);
-  if (!s.empty() && s.front() == ':') {
-    s.remove_prefix(1);
-    skip_lws(s);
-    size_t i = 0;
-    while (i < s.size() && is_digit(s[i])) ++i;
+  p = skip_lws_from(p, end);
+  if (p < end && *p == ':') {
+    p = skip_lws_from(p + 1, end);
+    const char* const digits = p;
+    while (p < end && is_digit(*p)) ++p;
     uint64_t port = 0;
-    if (!parse_uint(s.substr(0, i), 65535, port) || port == 0) return false;
+    if (!parse_uint(std::string_view(digits, static_cast<size_t>(p - digits)), 65535, port) || port == 0) return false;
     v.port = static_cast<uint16_t>(port);
-    s.remove_prefix(i);
-    skip_lws(s);
+    p = skip_lws_from(p, end);
   }
-  if (s.empty()) return true;
-  if (s.front() != ';') return false;
-  v.params = s.substr(1);
-  ParamCursor cursor(v.params);
-  ParamView p;
-  while (cursor.next(p)) {
-    if (!is_token(p.name)) return false;
-    switch (p.name.size()) {
+  if (p == end) return true;
+  if (*p != ';') return false;
+  v.params = std::string_view(p + 1, static_cast<size_t>(end - p - 1));
+  // via-params = via-ttl / via-maddr / via-received / via-branch / via-extension: recognised by length and
+  // first letter, then one folded word compare.
+  return walk_token_params(p + 1, end, [&v](const ParamView& param) {
+    const char* const name = param.name.data();
+    switch (param.name.size()) {
       case 3:
-        if (iequals(p.name, "ttl")) v.ttl = p.value;
+        if (is_name<"ttl">(name)) v.ttl = param.value;
         break;
       case 5:
-        if (iequals(p.name, "rport")) {
+        if ((name[0] | 0x20) == 'r' && is_name<"rport">(name)) {
           v.has_rport = true;
-          v.rport = p.value;
-        } else if (iequals(p.name, "maddr")) {
-          v.maddr = p.value;
+          v.rport = param.value;
+        } else if ((name[0] | 0x20) == 'm' && is_name<"maddr">(name)) {
+          v.maddr = param.value;
         }
         break;
       case 6:
-        if (iequals(p.name, "branch")) {
-          if (p.value.empty()) return false;
-          v.branch = p.value;
+        if (is_name<"branch">(name)) {
+          if (param.value.empty()) return false;
+          v.branch = param.value;
         }
         break;
       case 8:
-        if (iequals(p.name, "received")) v.received = p.value;
+        if (is_name<"received">(name)) v.received = param.value;
         break;
       default: break;
     }
-  }
-  return !cursor.malformed();
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -310,12 +405,11 @@ bool parse_via_parm(std::string_view s, ViaView& v) {
 //   contact-param = (name-addr / addr-spec) *(SEMI contact-params)
 bool parse_contact(std::string_view s, ContactView& c) {
   c = ContactView{};
-  if (!parse_address(s, c.address)) return false;
-  ParamCursor cursor(c.address.params);
-  ParamView p;
-  while (cursor.next(p)) {
+  // contact-params = c-p-q / c-p-expires / contact-extension     c-p-expires = "expires" EQUAL delta-seconds
+  // The parameters come from the name-addr's own walk; a quoted expires ("60") is not delta-seconds.
+  return parse_address(s, c.address, [&c](const ParamView& p) {
     if (iequals(p.name, "expires")) {
-      if (!parse_delta_seconds(p.value, c.expires)) return false;
+      if (p.quoted || !parse_delta_seconds(p.value, c.expires)) return false;
     } else if (iequals(p.name, "q")) {
       c.q = p.value;
     } else if (iequals(p.name, "+sip.instance")) {
@@ -325,8 +419,8 @@ bool parse_contact(std::string_view s, ContactView& c) {
     } else if (iequals(p.name, "reg-id")) {
       c.reg_id = p.value;
     }
-  }
-  return true;
+    return true;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -335,58 +429,75 @@ bool parse_contact(std::string_view s, ContactView& c) {
 //   credentials = ("Digest" LWS digest-response) / other-response
 //   digest-response = dig-resp *(COMMA dig-resp)      dig-resp = token EQUAL ( token / quoted-string )
 
-// Stores one auth-param in the field it names; other names are ignored (a later duplicate wins).
+// Stores one auth-param in the field it names; other names are ignored (a later duplicate wins). One switch on
+// the length, one on the first letter, then one word compare.
 void set_auth_param(AuthView& a, std::string_view name, std::string_view value) {
+  const char* const p = name.data();
+  const auto first = static_cast<char>(p[0] | 0x20);
+  std::string_view* field = nullptr;
   switch (name.size()) {
     case 2:
-      if (iequals(name, "nc")) a.nc = value;
+      if (is_name<"nc">(p)) field = &a.nc;
       break;
     case 3:
-      if (iequals(name, "uri")) a.uri = value;
-      if (iequals(name, "qop")) a.qop = value;
+      if (first == 'u' && is_name<"uri">(p)) field = &a.uri;
+      if (first == 'q' && is_name<"qop">(p)) field = &a.qop;
       break;
     case 5:
-      if (iequals(name, "realm")) a.realm = value;
-      if (iequals(name, "nonce")) a.nonce = value;
-      if (iequals(name, "stale")) a.stale = value;
+      if (first == 'r' && is_name<"realm">(p)) field = &a.realm;
+      if (first == 'n' && is_name<"nonce">(p)) field = &a.nonce;
+      if (first == 's' && is_name<"stale">(p)) field = &a.stale;
       break;
     case 6:
-      if (iequals(name, "cnonce")) a.cnonce = value;
-      if (iequals(name, "opaque")) a.opaque = value;
-      if (iequals(name, "domain")) a.domain = value;
+      if (first == 'c' && is_name<"cnonce">(p)) field = &a.cnonce;
+      if (first == 'o' && is_name<"opaque">(p)) field = &a.opaque;
+      if (first == 'd' && is_name<"domain">(p)) field = &a.domain;
       break;
     case 8:
-      if (iequals(name, "username")) a.username = value;
-      if (iequals(name, "response")) a.response = value;
+      if (first == 'u' && is_name<"username">(p)) field = &a.username;
+      if (first == 'r' && is_name<"response">(p)) field = &a.response;
       break;
     case 9:
-      if (iequals(name, "algorithm")) a.algorithm = value;
+      if (is_name<"algorithm">(p)) field = &a.algorithm;
       break;
     default: break;
   }
+  if (field != nullptr) *field = value;
 }
 
-// Bytes that may not appear in an unquoted auth-param value on the fast path below: LWS, and the list
-// delimiters of next_element() (',', '"', '\\', '<', '>').
-constexpr std::array<bool, 256> build_plain_value_stops() {
+// Bytes that end an unquoted auth-param value: the ',' that ends the parameter, and '"', '<', '>', which may
+// not appear in one (a token or a host, RFC 3261 section 25.1; they would start a quoted string or a URI).
+constexpr std::array<bool, 256> build_auth_value_stops() {
   std::array<bool, 256> t{};
-  for (char c : std::string_view(" \t\r\n,\"\\<>")) t[static_cast<unsigned char>(c)] = true;
+  for (char c : std::string_view(",\"<>")) t[static_cast<unsigned char>(c)] = true;
   return t;
 }
-constexpr std::array<bool, 256> plain_value_stop = build_plain_value_stops();
+constexpr std::array<bool, 256> auth_value_stop = build_auth_value_stops();
 
-// The shape every digest header takes in practice, in one pass over the bytes:
-//   [ *(LWS / ",") ] param *( *LWS "," *(LWS / ",") param ) *(LWS / ",")
-//   param = token *LWS "=" *LWS ( DQUOTE *(any byte but DQUOTE and "\\") DQUOTE / 1*plain-byte )
-// On that shape the general path (next_element() splitting, then "=" and trimming) sets exactly the same
-// fields, so this is only a shortcut past its per-delimiter rescans. Returns false on anything else (escapes,
-// angle brackets, stray quotes, an empty value, ...) without having decided: the caller then runs the general
-// path, whose leniency defines what is accepted.
-bool parse_auth_params_fast(std::string_view s, AuthView& a) {
+// credentials = ("Digest" LWS digest-response) / other-response     (challenge likewise)
+// digest-response = dig-resp *(COMMA dig-resp)     other-response = auth-scheme LWS auth-param *(COMMA auth-param)
+// auth-param = auth-param-name EQUAL ( token / quoted-string )       EQUAL = SWS "=" SWS   COMMA = SWS "," SWS
+//
+// In one pass, as accepted since the first parser, with three leniencies: empty list elements (",,") are
+// skipped, an unquoted value is any run of bytes up to the next ',' (inner whitespace kept, trailing whitespace
+// dropped), and the value of an unknown name is not checked further. Refused: a quoted value followed by
+// anything but LWS and then ',' or the end ('realm="a"nonce="b"' is two parameters run together, not a realm
+// with quotes in it), and an unquoted value holding '"', '<' or '>'.
+bool parse_auth(std::string_view s, AuthView& a) {
+  a = AuthView{};
+  a.raw = s;
+  a.present = true;
+  s = trim(s);
   const char* p = s.data();
+  const char* const lo = p;
   const char* const end = p + s.size();
+  while (p < end && is_token_char(*p)) ++p;
+  if (p == lo) return false;
+  a.scheme = std::string_view(lo, static_cast<size_t>(p - lo));
+  if (p == end) return true;  // a scheme with no parameters
+  if (!is_lws(*p)) return false;
   for (;;) {
-    while (p < end && (is_lws(*p) || *p == ',')) ++p;  // next_element skips empty elements the same way
+    while (p < end && (is_lws(*p) || *p == ',')) ++p;
     if (p == end) return true;
     const char* const name_begin = p;
     while (p < end && is_token_char(*p)) ++p;
@@ -396,57 +507,31 @@ bool parse_auth_params_fast(std::string_view s, AuthView& a) {
     if (p == end || *p != '=') return false;
     ++p;
     while (p < end && is_lws(*p)) ++p;
-    if (p == end) return false;
+    if (p == end) return false;  // an empty value
     std::string_view value;
     if (*p == '"') {
-      // Jump between list delimiters to the closing quote; a backslash (quoted-pair) leaves the fast path.
-      const char* q = internal::find_list_delimiter(p + 1, end);
-      while (q < end && *q != '"' && *q != '\\') q = internal::find_list_delimiter(q + 1, end);
-      if (q == end || *q != '"') return false;
+      // quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE: jump from '"' or '\\' to the next.
+      const char* q = p + 1;
+      for (;;) {
+        q = internal::find_byte2(lo, q, end, '"', '\\');
+        if (q == end) return false;
+        if (*q == '"') break;
+        q += end - q >= 2 ? 2 : 1;  // quoted-pair
+      }
       value = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
       p = q + 1;
+      while (p < end && is_lws(*p)) ++p;
+      if (p < end && *p != ',') return false;
     } else {
-      const char* const value_begin = p;
-      while (p < end && !plain_value_stop[static_cast<unsigned char>(*p)]) ++p;
-      if (p == value_begin) return false;
-      value = std::string_view(value_begin, static_cast<size_t>(p - value_begin));
-    }
-    while (p < end && is_lws(*p)) ++p;
-    if (p < end && *p != ',') return false;
-    set_auth_param(a, name, value);
-  }
-}
-
-bool parse_auth(std::string_view s, AuthView& a) {
-  a = AuthView{};
-  a.raw = s;
-  a.present = true;
-  s = trim(s);
-  size_t i = 0;
-  while (i < s.size() && is_token_char(s[i])) ++i;
-  if (i == 0) return false;
-  a.scheme = s.substr(0, i);
-  s.remove_prefix(i);
-  if (s.empty()) return true;  // a scheme with no parameters
-  if (!is_lws(s.front())) return false;
-  const AuthView scheme_only = a;
-  if (parse_auth_params_fast(s, a)) return true;
-  a = scheme_only;  // the general path starts again from the first parameter
-  bool bad = false;
-  std::string_view element;
-  while (next_element(s, element, bad)) {
-    size_t eq = element.find('=');
-    if (eq == std::string_view::npos) return false;
-    std::string_view name = trim(element.substr(0, eq));
-    std::string_view value = trim(element.substr(eq + 1));
-    if (!is_token(name) || value.empty()) return false;
-    if (value.front() == '"') {
-      if (value.size() < 2 || value.back() != '"') return false;
-      value = value.substr(1, value.size() - 2);
+      const char* const value_begin = p;  // not LWS: skipped above
+      while (p < end && !auth_value_stop[static_cast<unsigned char>(*p)]) ++p;
+      if (p < end && *p != ',') return false;
+      const char* value_end = p;
+      while (is_lws(value_end[-1])) --value_end;  // stops at value_begin at the latest
+      value = std::string_view(value_begin, static_cast<size_t>(value_end - value_begin));
     }
     set_auth_param(a, name, value);
   }
-  return !bad;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -483,16 +568,15 @@ bool parse_replaces(std::string_view s, ReplacesView& r) {
 
 // Call-ID = ( "Call-ID" / "i" ) HCOLON callid      callid = word [ "@" word ]
 bool valid_call_id(std::string_view s) {
-  if (s.empty()) return false;
-  size_t at = 0;
-  for (char c : s) {
-    if (c == '@') {
-      if (++at > 1) return false;
-    } else if (!is(c, k_word)) {
-      return false;
-    }
-  }
-  return s.front() != '@' && s.back() != '@';
+  const char* p = s.data();
+  const char* const end = p + s.size();
+  const char* const first = p;
+  while (p < end && is(*p, k_word)) ++p;
+  if (p == end) return p != first;
+  if (*p != '@' || p == first) return false;
+  const char* const second = ++p;
+  while (p < end && is(*p, k_word)) ++p;
+  return p == end && p != second;
 }
 
 // CSeq = "CSeq" HCOLON 1*DIGIT LWS Method
@@ -520,11 +604,7 @@ bool valid_content_type(std::string_view s) {
   size_t semi = rest.find(';');
   if (!is_token(trim(rest.substr(0, semi)))) return false;
   if (semi == std::string_view::npos) return true;
-  ParamCursor cursor(rest.substr(semi + 1));
-  ParamView p;
-  while (cursor.next(p))
-    if (!is_token(p.name)) return false;
-  return !cursor.malformed();
+  return walk_token_params(rest.substr(semi + 1), [](const ParamView&) { return true; });
 }
 
 // Event = ( "Event" / "o" ) HCOLON event-type *( SEMI event-param )   (also Subscription-State's substate)
@@ -532,11 +612,7 @@ bool valid_token_with_params(std::string_view s) {
   size_t semi = s.find(';');
   if (!is_token(trim(s.substr(0, semi)))) return false;
   if (semi == std::string_view::npos) return true;
-  ParamCursor cursor(s.substr(semi + 1));
-  ParamView p;
-  while (cursor.next(p))
-    if (!is_token(p.name)) return false;
-  return !cursor.malformed();
+  return walk_token_params(s.substr(semi + 1), [](const ParamView&) { return true; });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -573,46 +649,46 @@ class Parser {
   bool seen_cseq_ = false;
 };
 
-ParseError Parser::find_line_end(const char* from, bool allow_folding, bool& more) {
+inline __attribute__((always_inline)) ParseError Parser::find_line_end(const char* from, bool allow_folding,
+                                                                       bool& more) {
+  const char* const end = end_;
   const char* q = from;
   for (;;) {
-    q = internal::find_stop(q, end_);
-    if (q == end_) {
+    q = internal::find_stop(q, end);
+    if (q == end) {
       more = true;
       return ParseError::none;
     }
-    char c = *q;
-    // HT is whitespace; any other control character other than CR and LF is allowed only as the second byte
-    // of a quoted-pair (quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F), RFC 4475 intmeth); the value
-    // parsers check that it sits inside a quoted string.
-    if (c == '\t' || (c != '\r' && c != '\n' && q > from && q[-1] == '\\')) {
-      ++q;
-      continue;
-    }
-    const char* eol = q;
-    if (c == '\r') {
-      if (q + 1 == end_) {
-        more = true;
-        return ParseError::none;
+    const char c = *q;
+    if (c == '\r' || c == '\n') {  // the common stop byte first
+      const char* const eol = q;
+      if (c == '\r') {
+        if (q + 1 == end) {
+          more = true;
+          return ParseError::none;
+        }
+        if (q[1] != '\n') return ParseError::bad_line_ending;
+        q += 2;
+      } else {  // a bare LF ends a line too: robustness, as most servers accept it
+        q += 1;
       }
-      if (q[1] != '\n') return ParseError::bad_line_ending;
-      q += 2;
-    } else if (c == '\n') {  // a bare LF ends a line too: robustness, as most servers accept it
-      q += 1;
-    } else {
-      return ParseError::bad_header_character;
-    }
-    // Folding: a line that starts with whitespace continues the previous one (RFC 3261 section 7.3.1).
-    if (allow_folding) {
-      if (q == end_) {
-        more = true;
-        return ParseError::none;
+      // Folding: a line that starts with whitespace continues the previous one (RFC 3261 section 7.3.1).
+      if (allow_folding) {
+        if (q == end) {
+          more = true;
+          return ParseError::none;
+        }
+        if (*q == ' ' || *q == '\t') continue;
       }
-      if (*q == ' ' || *q == '\t') continue;
+      line_end_ = eol;
+      next_ = q;
+      return ParseError::none;
     }
-    line_end_ = eol;
-    next_ = q;
-    return ParseError::none;
+    // HT is whitespace; any other control character is allowed only as the second byte of a quoted-pair
+    // (quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F), RFC 4475 intmeth); the value parsers check that it
+    // sits inside a quoted string.
+    if (c != '\t' && (q == from || q[-1] != '\\')) return ParseError::bad_header_character;
+    ++q;
   }
 }
 
@@ -668,8 +744,7 @@ ParseError Parser::parse_start_line(bool& more) {
     // More than one space, or whitespace inside the Request-URI.
     return ParseError::bad_request_uri;
   }
-  UriView uri;
-  if (m_.request_uri.empty() || parse_uri(m_.request_uri, uri) != UriError::none) return ParseError::bad_request_uri;
+  if (m_.request_uri.empty() || !internal::uri_is_valid(m_.request_uri)) return ParseError::bad_request_uri;
   return ParseError::none;
 }
 
@@ -858,48 +933,60 @@ ParseResult Parser::run() {
   // Header lines until the empty line.
   ParseError first_header_error = start_line_error;
   for (;;) {
-    if (p_ == end_) return ran_out();
-    if (*p_ == '\r' || *p_ == '\n') {
-      if (*p_ == '\r') {
-        if (p_ + 1 == end_) return ran_out();
-        if (p_[1] != '\n') return error(ParseError::bad_line_ending);
-        p_ += 2;
+    // Locals rather than the members p_ and end_: stores into the MessageView may alias members, which would
+    // force a reload of each after every store.
+    const char* p = p_;
+    const char* const end = end_;
+    if (p == end) return ran_out();
+    if (*p == '\r' || *p == '\n') {
+      if (*p == '\r') {
+        if (p + 1 == end) return ran_out();
+        if (p[1] != '\n') return error(ParseError::bad_line_ending);
+        p_ = p + 2;
       } else {
-        p_ += 1;
+        p_ = p + 1;
       }
       break;
     }
     // header-name HCOLON: HCOLON = *( SP / HTAB ) ":" SWS
-    const char* name_begin = p_;
+    const char* const name_begin = p;
     // Known names are looked up before their bytes are checked: the name most likely ends at the first ':',
-    // SP or HT, and header_id() matches only names spelled as in headers.def, which are tokens. So a hit is a
-    // token followed by a non-token byte (or the end), exactly what the byte-by-byte scan below would find.
-    const char* name_guess = internal::find_colon_or_blank(p_, end_ - p_ > 64 ? p_ + 64 : end_);
-    HeaderId id = header_id(std::string_view(p_, static_cast<size_t>(name_guess - p_)));
-    if (id != HeaderId::other) {
-      p_ = name_guess;
-    } else {
-      while (p_ < end_ && is_token_char(*p_)) ++p_;
+    // SP or HT, and find_header_id() matches only names spelled as in headers.def, which are tokens. So a hit is
+    // a token followed by a non-token byte (or the end), exactly what the byte-by-byte scan below would find.
+    HeaderId id = HeaderId::other;
+    const char* name_guess = end - p >= 16 ? internal::match_header_name16(p, id) : nullptr;
+    if (name_guess == nullptr) {  // a name of 16 bytes or more, or the last bytes of the input
+      name_guess = internal::find_colon_or_blank(p, end - p > 64 ? p + 64 : end);
+      id = internal::find_header_id(std::string_view(p, static_cast<size_t>(name_guess - p)));
     }
-    if (p_ == end_) return ran_out();
-    if (p_ == name_begin) return error(ParseError::bad_header_name);
-    const char* name_end = p_;
-    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t')) ++p_;
-    if (p_ == end_) return ran_out();
-    if (*p_ != ':') return error(ParseError::missing_colon);
-    ++p_;
-    const char* value_begin = p_;
+    if (id != HeaderId::other) {
+      p = name_guess;
+    } else {
+      while (p < end && is_token_char(*p)) ++p;
+    }
+    if (p == end) return ran_out();
+    if (p == name_begin) return error(ParseError::bad_header_name);
+    const char* const name_end = p;
+    if (*p != ':') {  // p < end here; whitespace before the colon is rare
+      while (p < end && (*p == ' ' || *p == '\t')) ++p;
+      if (p == end) return ran_out();
+      if (*p != ':') return error(ParseError::missing_colon);
+    }
+    const char* const value_begin = p + 1;
     e = find_line_end(value_begin, true, more);
     if (e != ParseError::none) return error(e);
     if (more) return ran_out();
-    if (line_end_ - name_begin > static_cast<ptrdiff_t>(header_line_length_max))
+    const char* const line_end = line_end_;
+    if (line_end - name_begin > static_cast<ptrdiff_t>(header_line_length_max))
       return error(ParseError::header_too_long);
     if (m_.header_count == header_count_max) return error(ParseError::too_many_headers);
-    HeaderView& h = m_.headers[m_.header_count++];
-    h.name = std::string_view(name_begin, static_cast<size_t>(name_end - name_begin));
-    h.value = trim(std::string_view(value_begin, static_cast<size_t>(line_end_ - value_begin)));
-    h.id = id != HeaderId::other ? id : header_id(h.name);
     p_ = next_;
+    HeaderView& h = m_.headers[m_.header_count++];
+    const std::string_view name(name_begin, static_cast<size_t>(name_end - name_begin));
+    if (id == HeaderId::other) id = internal::find_header_id(name);
+    h.id = id;
+    h.name = name;
+    h.value = trim(std::string_view(value_begin, static_cast<size_t>(line_end - value_begin)));
     if (h.id != HeaderId::other && first_header_error == ParseError::none) {
       // After a fault in one header's value the rest is still read, so that a 400 can copy the Vias,
       // From, To, Call-ID and CSeq that follow it; only the first fault is reported.

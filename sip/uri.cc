@@ -5,9 +5,13 @@
 // to look ahead: a ';' or '?' belongs to the user part exactly when an '@' follows).
 #include "sip/uri.h"
 
+#include <emmintrin.h>
+
 #include <array>
 #include <cstring>
 
+#include "sip/internal/scan.h"
+#include "sip/internal/uri.h"
 #include "sip/params.h"
 
 namespace parkd::sip {
@@ -594,7 +598,262 @@ UriError parse_tel(std::string_view text, size_t i, UriView& out) {
   return UriError::none;
 }
 
+// ---------------------------------------------------------------------------------------------------------
+// The fast path: sip and sips URIs of the shape nearly every message carries, in one pass.
+//
+//   ( "sip:" / "sips:" ) [ user [ ":" password ] "@" ] host [ ":" port ] *( ";" pname [ "=" pvalue ] )
+//   user = 1*( unreserved / user-unreserved )     password = *( unreserved / "&" / "=" / "+" / "$" / "," )
+//   host = hostname (without a final ".") / IPv4address
+//   pname = 1*paramchar     pvalue = 1*paramchar     paramchar = param-unreserved / unreserved
+// This is the grammar of parse_sip() minus escapes, IPv6 references, a trailing dot and URI headers. When the
+// input has exactly this shape the reference parser builds the same UriView (the differential test checks
+// it); on anything else, valid or not, the fast path gives up without deciding and the reference parser runs
+// from the start, so errors and rare forms are the reference's alone.
+
+// The hostname rule of is_hostname() as a DFA over bytes: each state is a row of 256 next states, stored as
+// the row's offset so that a step is one load (next = table[state + byte]). The states record what the label
+// started with (a toplabel must start with a letter) and whether the last byte was "-" (a label may not end
+// with one); kHostEnd is any byte that cannot be in a host, kHostBad a byte that breaks a label (".." ".-"
+// "-." or a leading "." or "-").
+enum : uint16_t {
+  kLabelStart = 0 * 256,   // before the first byte, or after "."
+  kDigitLabel = 1 * 256,   // label started with a digit, last byte alphanumeric
+  kDigitHyphen = 2 * 256,  // label started with a digit, last byte "-"
+  kAlphaLabel = 3 * 256,   // label started with a letter, last byte alphanumeric
+  kAlphaHyphen = 4 * 256,  // label started with a letter, last byte "-"
+  kHostEnd = 5 * 256,      // + the row of the state it ended in
+  kHostBad = 6 * 256,
+};
+constexpr std::array<uint16_t, 5 * 256> make_host_dfa() {
+  std::array<uint16_t, 5 * 256> t{};
+  for (unsigned row = 0; row < 5; ++row) {
+    const unsigned state = row * 256;
+    const bool alpha_label = state == kAlphaLabel || state == kAlphaHyphen;
+    const bool after_hyphen = state == kDigitHyphen || state == kAlphaHyphen;
+    for (unsigned c = 0; c < 256; ++c) {
+      const bool digit = c >= '0' && c <= '9';
+      const bool letter = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+      auto next = static_cast<uint16_t>(kHostEnd + row);
+      if (state == kLabelStart) {
+        if (digit) next = kDigitLabel;
+        if (letter) next = kAlphaLabel;
+        if (c == '-' || c == '.') next = kHostBad;
+      } else {
+        if (digit || letter) next = alpha_label ? kAlphaLabel : kDigitLabel;
+        if (c == '-') next = alpha_label ? kAlphaHyphen : kDigitHyphen;
+        if (c == '.') next = after_hyphen ? kHostBad : kLabelStart;
+      }
+      t[state + c] = next;
+    }
+  }
+  return t;
+}
+constexpr std::array<uint16_t, 5 * 256> kHostDfa = make_host_dfa();
+
+// "sip:" or "sips:" (any case): the length of the scheme and its colon, or 0.
+inline size_t sip_scheme_length(const char* p, size_t n, UriScheme& scheme) {
+  constexpr uint32_t sip_colon = 's' | 'i' << 8 | 'p' << 16 | static_cast<uint32_t>(':') << 24;
+  constexpr uint32_t sips = 's' | 'i' << 8 | 'p' << 16 | static_cast<uint32_t>('s') << 24;
+  if (n < 5) return 0;
+  uint32_t w;
+  std::memcpy(&w, p, 4);
+  if ((w | 0x00202020U) == sip_colon) {  // letters fold to lower case; ':' must match exactly
+    scheme = UriScheme::sip;
+    return 4;
+  }
+  if ((w | 0x20202020U) == sips && p[4] == ':') {
+    scheme = UriScheme::sips;
+    return 5;
+  }
+  return 0;
+}
+
+// The host at p, for hosts that end within 16 bytes, from one vector load: per byte a digit / letter / dot /
+// hyphen bit, then the label rules of is_hostname() as bit operations on those masks. Returns false (the
+// caller then runs the DFA below, which decides every case) when [text, end) is shorter than 16 bytes, the host
+// may go on past the 16 bytes, or it is anything but a hostname without a final dot or a digits-and-dots host
+// (which parse_ipv4() then checks). The load lies inside [lo, end): at p, or ending exactly at `end`.
+inline bool scan_host16(const char* lo, const char* p, const char* end, size_t& length, HostKind& kind) {
+  if (end - lo < 16) return false;
+  const char* const window = end - p >= 16 ? p : end - 16;
+  const auto shift = static_cast<unsigned>(p - window);
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(window));
+  const __m128i digit_offset = _mm_sub_epi8(v, _mm_set1_epi8('0'));
+  const __m128i letter_offset = _mm_sub_epi8(_mm_or_si128(v, _mm_set1_epi8(0x20)), _mm_set1_epi8('a'));
+  auto bits = [shift](__m128i m) { return static_cast<unsigned>(_mm_movemask_epi8(m)) >> shift; };
+  const unsigned digits = bits(_mm_cmpeq_epi8(_mm_min_epu8(digit_offset, _mm_set1_epi8(9)), digit_offset));
+  const unsigned letters = bits(_mm_cmpeq_epi8(_mm_min_epu8(letter_offset, _mm_set1_epi8(25)), letter_offset));
+  const unsigned dots = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+  const unsigned hyphens = bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+  const unsigned available = 16 - shift;
+  const auto n = static_cast<unsigned>(__builtin_ctz(~(digits | letters | dots | hyphens)));  // <= available
+  if (n == 0 || (n == available && p + n < end)) return false;
+  const unsigned last = 1U << (n - 1);
+  const unsigned all = (last << 1) - 1;
+  const unsigned dot = dots & all;
+  const unsigned hyphen = hyphens & all;
+  const unsigned label_starts = ((dot << 1) | 1U) & all;
+  // A label may not be empty, start with "-" or end with "-"; a final "." (valid) is left to the reference.
+  if ((label_starts & (dot | hyphen)) != 0 || ((hyphen << 1) & dot) != 0 || ((hyphen | dot) & last) != 0) return false;
+  const unsigned toplabel = dot == 0 ? 1U : 1U << (32 - __builtin_clz(dot));
+  length = n;
+  if ((letters & toplabel) != 0) {
+    kind = HostKind::name;
+    return true;
+  }
+  // The toplabel starts with a digit: an IPv4address when the host holds digits and dots only (four groups of
+  // one to three digits, each at most 255, leading zeros allowed as parse_ipv4(s, true, ...) has them);
+  // otherwise not a hostname, which the reference reports.
+  if (((letters | hyphens) & all) != 0) return false;
+  // Exactly three dots (labels are not empty: checked above); each group at most 3 digits, and a 3-digit group
+  // at most "255", compared as a 3-byte big-endian number.
+  const unsigned dot2 = dot & (dot - 1);
+  const unsigned dot3 = dot2 & (dot2 - 1);
+  if (dot3 == 0 || (dot3 & (dot3 - 1)) != 0) return false;
+  const unsigned ends[4] = {static_cast<unsigned>(__builtin_ctz(dot)), static_cast<unsigned>(__builtin_ctz(dot2)),
+                            static_cast<unsigned>(__builtin_ctz(dot3)), n};
+  unsigned start = 0;
+  for (const unsigned group_end : ends) {
+    const unsigned digit_count = group_end - start;
+    if (digit_count > 3) return false;
+    if (digit_count == 3) {
+      const auto* const g = reinterpret_cast<const unsigned char*>(p + start);
+      if ((static_cast<unsigned>(g[0]) << 16 | static_cast<unsigned>(g[1]) << 8 | g[2]) > ('2' << 16 | '5' << 8 | '5'))
+        return false;
+    }
+    start = group_end + 1;
+  }
+  kind = HostKind::ipv4;
+  return true;
+}
+
+// Stands in for a UriView when only validity is wanted (internal::uri_is_valid()): every field assignment of the
+// fast path compiles to nothing.
+struct DiscardedUri {
+  struct Field {
+    template <typename T>
+    Field& operator=(const T& /*value*/) {
+      return *this;
+    }
+  };
+  Field scheme, scheme_text, user, password, has_password, host, host_kind, port, has_port, params, headers, opaque,
+      raw;
+};
+
+// True when it parsed `text` into `out`; false when the reference parser must decide. `Out` is UriView, or
+// DiscardedUri to validate without storing.
+template <typename Out>
+bool parse_sip_fast(std::string_view text, Out& out) {
+  const char* const b = text.data();
+  const size_t n = text.size();
+  UriScheme scheme = UriScheme::other;
+  size_t i = sip_scheme_length(b, n, scheme);
+  if (i == 0) return false;
+  out.scheme = scheme;
+  out.scheme_text = std::string_view(b, i - 1);
+  out.user = {};
+  out.password = {};
+  out.has_password = false;
+  out.port = 0;
+  out.has_port = false;
+  out.params = {};
+  out.headers = {};
+  out.opaque = {};
+  out.raw = text;
+
+  // userinfo ends at the first '@' when there is one (see parse_sip()).
+  const char* const at = internal::find_byte(b, b + i, b + n, '@');
+  if (at != b + n) {
+    const auto at_index = static_cast<size_t>(at - b);
+    const size_t start = i;
+    while (i < at_index && is(b[i], kUserMask)) ++i;
+    if (i == start) return false;
+    out.user = std::string_view(b + start, i - start);
+    if (i != at_index) {
+      if (b[i] != ':') return false;
+      const size_t password = ++i;
+      while (i < at_index && is(b[i], kPasswordMask)) ++i;
+      if (i != at_index) return false;
+      out.password = std::string_view(b + password, i - password);
+      out.has_password = true;
+    }
+    i = at_index + 1;
+  }
+
+  // host: one vector step when it ends within 16 bytes, else one DFA step per byte (a load, an add and a table
+  // load; a non-host byte leads to kHostEnd plus the row of the last state, so the loop keeps one variable).
+  const size_t host_start = i;
+  size_t host_length = 0;
+  HostKind kind = HostKind::none;
+  if (scan_host16(b, b + i, b + n, host_length, kind)) {
+    i += host_length;
+  } else {
+    const auto* const ub = reinterpret_cast<const unsigned char*>(b);
+    size_t state = kLabelStart;
+    while (i < n) {
+      state = kHostDfa[state + ub[i]];
+      if (state >= kHostEnd) break;
+      ++i;
+    }
+    if (state >= kHostEnd) {
+      if (state == kHostBad) return false;
+      state = (state - kHostEnd) * 256;
+    }
+    if (state == kAlphaLabel) {
+      kind = HostKind::name;
+    } else if (state == kDigitLabel) {
+      // A toplabel starting with a digit: an IPv4address when the host is digits and dots only, otherwise not a
+      // hostname, which the reference reports.
+      uint8_t bytes[4];
+      if (!parse_ipv4(std::string_view(b + host_start, i - host_start), true, bytes)) return false;
+      kind = HostKind::ipv4;
+    } else {
+      return false;  // empty, ending in "-" or "." (a trailing dot is valid: the reference handles it)
+    }
+  }
+  out.host = std::string_view(b + host_start, i - host_start);
+  out.host_kind = kind;
+
+  // port = 1*DIGIT, 1 to 5 digits, at most 65535
+  if (i < n && b[i] == ':') {
+    const size_t start = ++i;
+    uint32_t port = 0;
+    while (i < n && is(b[i], kDigit) && i - start < 5) port = port * 10 + (static_cast<uint32_t>(b[i++]) - '0');
+    if (i == start || port > 65535 || (i < n && is(b[i], kDigit))) return false;
+    out.port = static_cast<uint16_t>(port);
+    out.has_port = true;
+  }
+
+  if (i < n && b[i] == ';') {
+    const size_t start = i + 1;
+    do {
+      const size_t name = ++i;
+      while (i < n && is(b[i], kParamMask)) ++i;
+      if (i == name) return false;
+      if (i < n && b[i] == '=') {
+        const size_t value = ++i;
+        while (i < n && is(b[i], kParamMask)) ++i;
+        if (i == value) return false;
+      }
+    } while (i < n && b[i] == ';');
+    out.params = std::string_view(b + start, i - start);
+  }
+  return i == n;  // '%', '?' or any other byte left: the reference decides
+}
+
 }  // namespace
+
+UriError parse_uri(std::string_view text, UriView& out) {
+  if (parse_sip_fast(text, out)) return UriError::none;
+  return internal::parse_uri_reference(text, out);
+}
+
+bool internal::uri_is_valid(std::string_view text) {
+  DiscardedUri discarded;
+  if (parse_sip_fast(text, discarded)) return true;
+  UriView uri;
+  return parse_uri_reference(text, uri) == UriError::none;
+}
 
 std::string_view uri_error_text(UriError e) {
   switch (e) {
@@ -616,7 +875,7 @@ std::string_view uri_error_text(UriError e) {
 // SIP-URI / SIPS-URI / telephone-uri / absoluteURI, told apart by the scheme:
 //   scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )
 // Other schemes keep their part after ':' as opaque (any bytes but whitespace and controls, at least one).
-UriError parse_uri(std::string_view text, UriView& out) {
+UriError internal::parse_uri_reference(std::string_view text, UriView& out) {
   out = UriView{};
   out.raw = text;
   if (text.empty()) return UriError::empty;

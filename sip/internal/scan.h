@@ -76,4 +76,78 @@ inline bool contains_lws(const char* p, const char* end) {
   return word_may_have(end - 8) && bytewise(end - 8, end);
 }
 
+// The first `c` in [p, end), or `end`. Reads only [lo, end), lo <= p: whole 16-byte blocks from p, then, when
+// bytes remain and [lo, end) holds at least 16, one last block that ends exactly at `end` (it overlaps bytes
+// already checked, or before p, which are masked off); only inputs shorter than 16 bytes are scanned byte by
+// byte. URIs, where this runs, are 15-60 bytes: no loop iteration and no scalar tail in the common case.
+inline const char* find_byte(const char* lo, const char* p, const char* end, char c) {
+  const __m128i needle = _mm_set1_epi8(c);
+  while (end - p >= 16) {
+    const auto mask = static_cast<unsigned>(
+        _mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), needle)));
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+  if (p == end) return end;
+  if (end - lo >= 16) {
+    const char* const last = end - 16;
+    const auto mask = static_cast<unsigned>(_mm_movemask_epi8(
+                          _mm_cmpeq_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(last)), needle))) >>
+                      (p - last);
+    return mask != 0 ? p + __builtin_ctz(mask) : end;
+  }
+  while (p < end && *p != c) ++p;
+  return p;
+}
+
+// The first `a` or `b` in [p, end), or `end`; the same loads as find_byte() (only [lo, end) is read). Finds the
+// closing quote of a quoted-string (a = '"', b = '\\' for a quoted-pair) in one or two 16-byte steps.
+inline const char* find_byte2(const char* lo, const char* p, const char* end, char a, char b) {
+  const __m128i na = _mm_set1_epi8(a);
+  const __m128i nb = _mm_set1_epi8(b);
+  auto hits = [&](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, na), _mm_cmpeq_epi8(v, nb))));
+  };
+  while (end - p >= 16) {
+    const unsigned mask = hits(p);
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+  if (p == end) return end;
+  if (end - lo >= 16) {
+    const char* const last = end - 16;
+    const unsigned mask = hits(last) >> (p - last);
+    return mask != 0 ? p + __builtin_ctz(mask) : end;
+  }
+  while (p < end && *p != a && *p != b) ++p;
+  return p;
+}
+
+// find_list_delimiter() inline, for the short header values it runs on: whole 16-byte blocks from p, then one
+// block ending exactly at `end` when [lo, end) holds 16 bytes (bytes before p masked off), instead of a byte
+// loop over the tail. Reads only [lo, end), lo <= p.
+inline const char* find_list_delimiter_from(const char* lo, const char* p, const char* end) {
+  auto hits = [](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    const __m128i hit = _mm_or_si128(
+        _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('<')), _mm_cmpeq_epi8(v, _mm_set1_epi8('>'))),
+                     _mm_cmpeq_epi8(v, _mm_set1_epi8(','))));
+    return static_cast<unsigned>(_mm_movemask_epi8(hit));
+  };
+  while (end - p >= 16) {
+    const unsigned mask = hits(p);
+    if (mask != 0) return p + __builtin_ctz(mask);
+    p += 16;
+  }
+  if (p == end) return end;
+  if (end - lo >= 16) {
+    const char* const last = end - 16;
+    const unsigned mask = hits(last) >> (p - last);
+    return mask != 0 ? p + __builtin_ctz(mask) : end;
+  }
+  return find_list_delimiter_scalar(p, end);
+}
+
 }  // namespace parkd::sip::internal

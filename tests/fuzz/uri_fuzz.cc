@@ -9,7 +9,9 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <utility>
 
+#include "sip/internal/uri.h"
 #include "sip/uri.h"
 
 namespace {
@@ -71,8 +73,24 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   check_ipv6_against_inet_pton(text);
 
+  // Differential: the fast path of parse_uri() agrees with the reference parser, error and views alike.
   UriView uri;
-  if (parkd::sip::parse_uri(text, uri) != parkd::sip::UriError::none) return 0;
+  UriView reference;
+  const parkd::sip::UriError error = parkd::sip::parse_uri(text, uri);
+  check(error == parkd::sip::internal::parse_uri_reference(text, reference));
+  check(parkd::sip::internal::uri_is_valid(text) == (error == parkd::sip::UriError::none));
+  if (error != parkd::sip::UriError::none) return 0;
+  for (auto [a, b] : {std::pair{uri.scheme_text, reference.scheme_text},
+                      {uri.user, reference.user},
+                      {uri.password, reference.password},
+                      {uri.host, reference.host},
+                      {uri.params, reference.params},
+                      {uri.headers, reference.headers},
+                      {uri.opaque, reference.opaque},
+                      {uri.raw, reference.raw}})
+    check(a.size() == b.size() && (a.empty() || a.data() == b.data()));
+  check(uri.scheme == reference.scheme && uri.has_password == reference.has_password &&
+        uri.host_kind == reference.host_kind && uri.port == reference.port && uri.has_port == reference.has_port);
   for (std::string_view part :
        {uri.scheme_text, uri.user, uri.password, uri.host, uri.params, uri.headers, uri.opaque, uri.raw})
     check(inside(part, text));

@@ -310,6 +310,12 @@ TEST(ParserContact, ListStarAndParameters) {
   expect_error(request("Contact: *, <sip:a@b>\r\n"), ParseError::bad_contact);
   expect_error(request("Contact: <sip:a@b>\r\nContact: *\r\n"), ParseError::bad_contact);
   expect_error(request("Contact: <sip:a@b>;expires=soon\r\n"), ParseError::bad_contact);
+  // c-p-expires = "expires" EQUAL delta-seconds: a quoted value is not delta-seconds (the first parser
+  // accepted it); a malformed parameter list is refused too.
+  expect_error(request("Contact: <sip:a@b>;expires=\"60\"\r\n"), ParseError::bad_contact);
+  expect_error(request("Contact: <sip:a@b>;expires=\"\"\r\n"), ParseError::bad_contact);
+  expect_error(request("Contact: <sip:a@b>;q=0.5;;expires=60\r\n"), ParseError::bad_contact);
+  expect_error(request("Contact: <sip:a@b>;+sip.instance=\"<urn:x>\r\n"), ParseError::bad_contact);
   std::string many = "Contact: ";
   for (int i = 0; i < 17; ++i) many += (i ? ", <sip:a" : "<sip:a") + std::to_string(i) + "@b>";
   expect_error(request(many + "\r\n"), ParseError::too_many_contacts);
@@ -404,6 +410,31 @@ TEST(ParserAuth, DigestCredentialsAndChallenge) {
   EXPECT_FALSE(p->view->proxy_authorization.present);
   expect_error(request("Authorization: Digest username\r\n"), ParseError::bad_authorization);
   expect_error(request("Proxy-Authorization: Digest username=\"x\r\n"), ParseError::bad_authorization);
+}
+
+// Fixed leniencies of the first parser: a quoted value must be followed by LWS and ',' or the end (it used to
+// swallow the next parameter: realm became `a"nonce="b`), and an unquoted value may not hold '"', '<' or '>'.
+TEST(ParserAuth, ParametersMustBeSeparatedAndUnquotedValuesPlain) {
+  expect_error(request("Authorization: Digest realm=\"a\"nonce=\"b\"\r\n"), ParseError::bad_authorization);
+  expect_error(request("Authorization: Digest realm=\"a\" nonce=\"b\"\r\n"), ParseError::bad_authorization);
+  expect_error(request("Authorization: Digest realm=\"a\"x, nonce=\"b\"\r\n"), ParseError::bad_authorization);
+  expect_error(request("WWW-Authenticate: Digest realm=\"a\" \"b\"\r\n"), ParseError::bad_authenticate);
+  expect_error(request("Authorization: Digest qop=au\"th\"\r\n"), ParseError::bad_authorization);
+  expect_error(request("Authorization: Digest uri=<sip:a@b>\r\n"), ParseError::bad_authorization);
+  expect_error(request("Authorization: Digest uri=sip:a@b>, nc=1\r\n"), ParseError::bad_authorization);
+  expect_error(request("Proxy-Authorization: Digest nc=<1\r\n"), ParseError::bad_authorization);
+
+  // Still accepted: LWS (folding included) around '=' and ',', empty elements, escapes in quoted values, inner
+  // whitespace in unquoted values, any case of the names, a later duplicate winning.
+  auto p =
+      parse(request("Authorization: Digest  ,USERNAME = \"a\\\"b\" \r\n , ,realm=\"r\",qop=auth int ,"
+                    "Nonce=n1, nonce=\"n2\"\t,\r\n"));
+  ASSERT_EQ(p->result.status, ParseStatus::complete) << reason_phrase(p->result.error);
+  const auto& a = p->view->authorization;
+  EXPECT_EQ(a.username, "a\\\"b");
+  EXPECT_EQ(a.realm, "r");
+  EXPECT_EQ(a.qop, "auth int");
+  EXPECT_EQ(a.nonce, "n2");
 }
 
 TEST(ParserRefer, ReferToWithEmbeddedReplacesAndReplacesHeader) {

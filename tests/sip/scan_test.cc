@@ -3,9 +3,12 @@
 // the reference returns. Each buffer is a heap block of exactly its size, so the sanitize preset's ASan also
 // catches a vector load that reaches past `end`.
 #include "sip/internal/scan.h"
+#include "sip/internal/header_id.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <random>
 #include <string>
@@ -121,6 +124,131 @@ TEST(ScanTest, ContainsLwsMatchesReference) {
     if (round % 2 == 0) s[rng() % s.size()] = " \t\r\n"[rng() % 4];
     check_all_ranges(s);
   }
+}
+
+TEST(ScanTest, FindByteMatchesReference) {
+  // find_byte(lo, p, end, c) may load a block that starts before p (never before lo): check every lo, p and end
+  // of each buffer, each [lo, end) in its own exactly-sized heap block.
+  auto check_all = [](const std::string& bytes, char target) {
+    for (size_t lo = 0; lo < bytes.size(); ++lo) {
+      for (size_t end = lo; end <= bytes.size() && end - lo <= 48; ++end) {
+        std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(lo),
+                                bytes.begin() + static_cast<ptrdiff_t>(end));
+        const char* first = block.data();
+        const char* last = first + block.size();
+        for (const char* p = first; p <= last; ++p) {
+          const char* expected = p;
+          while (expected < last && *expected != target) ++expected;
+          ASSERT_EQ(find_byte(first, p, last, target) - first, expected - first)
+              << "lo " << lo << " p " << (p - first) << " end " << end;
+        }
+      }
+    }
+  };
+  for (size_t at : {0, 1, 15, 16, 17, 31, 32, 40}) {
+    std::string s(44, 'x');
+    s[at] = '@';
+    check_all(s, '@');
+  }
+  std::mt19937 rng(5954);
+  for (int round = 0; round < 20; ++round)
+    check_all(random_bytes(rng, 50, std::string("sip:a@b.c;\x40\x00\xC0", 13)), '@');
+}
+
+TEST(ScanTest, FindByte2MatchesReference) {
+  auto check_all = [](const std::string& bytes) {
+    for (size_t lo = 0; lo < bytes.size(); ++lo) {
+      for (size_t end = lo; end <= bytes.size() && end - lo <= 48; ++end) {
+        std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(lo),
+                                bytes.begin() + static_cast<ptrdiff_t>(end));
+        const char* first = block.data();
+        const char* last = first + block.size();
+        for (const char* p = first; p <= last; ++p) {
+          const char* expected = p;
+          while (expected < last && *expected != '"' && *expected != '\\') ++expected;
+          ASSERT_EQ(find_byte2(first, p, last, '"', '\\') - first, expected - first)
+              << "lo " << lo << " p " << (p - first) << " end " << end;
+        }
+      }
+    }
+  };
+  for (size_t at : {0, 1, 15, 16, 17, 31, 32, 40}) {
+    for (char target : {'"', '\\'}) {
+      std::string s(44, 'x');
+      s[at] = target;
+      check_all(s);
+    }
+  }
+  std::mt19937 rng(8760);
+  for (int round = 0; round < 20; ++round)
+    check_all(random_bytes(rng, 50, std::string("abc=,\"\\\x22\x5C\xA2\xDC\x00", 12)));
+}
+
+TEST(ScanTest, MatchHeaderName16MatchesLookup) {
+  // The fused 16-byte name match against find_colon_or_blank() + find_header_id(): every known name (long and
+  // compact, in three casings, with each ending), near misses, and random lines.
+  auto check = [](const std::string& line) {
+    std::vector<char> block(line.begin(), line.end());  // exactly sized: ASan sees a load past the end
+    if (block.size() < 16) return;
+    const char* p = block.data();
+    const char* guess = find_colon_or_blank(p, p + std::min<size_t>(64, block.size()));
+    const HeaderId expected = find_header_id(std::string_view(p, static_cast<size_t>(guess - p)));
+    HeaderId id = HeaderId::count_;
+    const char* fast = match_header_name16(p, id);
+    if (guess - p >= 16) {
+      ASSERT_EQ(fast, nullptr) << line;
+      return;
+    }
+    ASSERT_EQ(fast, guess) << line;
+    ASSERT_EQ(id, expected) << line;
+  };
+  std::vector<std::string> names;
+  for (const Entry& e : entries) {
+    names.emplace_back(e.name);
+    if (e.compact != 0) names.emplace_back(1, e.compact);
+  }
+  for (std::string name : names) {
+    for (int casing = 0; casing < 3; ++casing) {
+      for (char& c : name)
+        c = casing == 0 ? c : casing == 1 ? static_cast<char>(std::toupper(c)) : static_cast<char>(std::tolower(c));
+      for (const char* ending : {": value of the header\r\n", " : x\r\n0123456789abcdef", "\t:y\r\n0123456789abcdef"}) {
+        check(name + ending);
+        check(name.substr(0, name.size() - 1) + ending);  // one byte short
+        check(name + "x" + ending);                       // one byte long
+        std::string changed = name;
+        changed[changed.size() / 2] ^= 0x40;  // a letter that is no longer one, or a different byte
+        check(changed + ending);
+      }
+    }
+  }
+  std::mt19937 rng(3261);
+  for (int round = 0; round < 20000; ++round) check(random_bytes(rng, 24, "ViaToFromCall-IDcseq:\t -\xC1\x96"));
+}
+
+TEST(ScanTest, ListDelimiterFromMatchesReference) {
+  // find_list_delimiter_from(lo, p, end) may load a block starting before p (never before lo).
+  auto check_all = [](const std::string& bytes) {
+    for (size_t lo = 0; lo < bytes.size(); ++lo) {
+      for (size_t end = lo; end <= bytes.size() && end - lo <= 48; ++end) {
+        std::vector<char> block(bytes.begin() + static_cast<ptrdiff_t>(lo),
+                                bytes.begin() + static_cast<ptrdiff_t>(end));
+        const char* first = block.data();
+        const char* last = first + block.size();
+        for (const char* p = first; p <= last; ++p)
+          ASSERT_EQ(find_list_delimiter_from(first, p, last) - first, find_list_delimiter_scalar(p, last) - first)
+              << "lo " << lo << " p " << (p - first) << " end " << end;
+      }
+    }
+  };
+  for (size_t at : {0, 1, 15, 16, 17, 31, 32, 40})
+    for (char target : {'"', '\\', '<', '>', ','}) {
+      std::string s(44, 'x');
+      s[at] = target;
+      check_all(s);
+    }
+  std::mt19937 rng(7230);
+  for (int round = 0; round < 20; ++round)
+    check_all(random_bytes(rng, 50, std::string("ab;= \"\\<>,\x00\xA2\xBC\xBE\xAC", 15)));
 }
 
 }  // namespace
