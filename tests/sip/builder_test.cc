@@ -1,8 +1,10 @@
 #include "sip/builder.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/mman.h>
 #include <unistd.h>
+#include "support/guard_page.h"
 
 #include <array>
 #include <cstring>
@@ -15,6 +17,8 @@
 
 namespace parkd::sip {
 namespace {
+
+using ::parkd::test::GuardedBuffer;
 
 // The parser is not in this branch yet: requests are MessageViews filled by hand, the way parse_message()
 // fills them (views into one text). The lead's round-trip test parses the builder's output later.
@@ -134,25 +138,6 @@ std::string response(const MessageView& request, uint16_t code, std::string_view
   }
   return std::string(buffer.data(), *size);
 }
-
-class GuardedBuffer {
- public:
-  GuardedBuffer() {
-    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    void* map = mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED) std::abort();
-    base_ = static_cast<char*>(map);
-    if (mprotect(base_ + page_, page_, PROT_NONE) != 0) std::abort();
-  }
-  ~GuardedBuffer() { munmap(base_, 2 * page_); }
-  GuardedBuffer(const GuardedBuffer&) = delete;
-  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-  std::span<char> tail(size_t size) { return {base_ + page_ - size, size}; }
-
- private:
-  size_t page_ = 0;
-  char* base_ = nullptr;
-};
 
 TEST(HeaderNames, GeneratedFromTheOneList) {
   EXPECT_EQ(header_name(HeaderId::call_id), "Call-ID");

@@ -1,8 +1,10 @@
 #include "sip/sdp.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/mman.h>
 #include <unistd.h>
+#include "support/guard_page.h"
 
 #include <array>
 #include <cstring>
@@ -11,6 +13,8 @@
 
 namespace parkd::sip {
 namespace {
+
+using ::parkd::test::GuardedBuffer;
 
 // A typical offer from a desk phone.
 constexpr std::string_view phone_offer =
@@ -24,35 +28,6 @@ constexpr std::string_view phone_offer =
     "a=rtpmap:8 PCMA/8000\r\n"
     "a=rtpmap:101 telephone-event/8000\r\n"
     "a=fmtp:101 0-16\r\n";
-
-// The input placed so that its last byte is the last byte before a PROT_NONE page: reading one byte past
-// the view crashes (picohttpparser's test.c does the same).
-class GuardedBuffer {
- public:
-  GuardedBuffer() {
-    page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-    void* map = mmap(nullptr, 2 * page_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (map == MAP_FAILED) std::abort();
-    base_ = static_cast<char*>(map);
-    if (mprotect(base_ + page_, page_, PROT_NONE) != 0) std::abort();
-  }
-  ~GuardedBuffer() { munmap(base_, 2 * page_); }
-  GuardedBuffer(const GuardedBuffer&) = delete;
-  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
-
-  std::string_view place(std::string_view text) {
-    if (text.size() > page_) std::abort();
-    char* at = base_ + page_ - text.size();
-    if (!text.empty()) std::memcpy(at, text.data(), text.size());
-    return {at, text.size()};
-  }
-  // A writable span that ends right at the guard page.
-  std::span<char> tail(size_t size) { return {base_ + page_ - size, size}; }
-
- private:
-  size_t page_ = 0;
-  char* base_ = nullptr;
-};
 
 SdpView parse_ok(std::string_view body) {
   SdpView view;

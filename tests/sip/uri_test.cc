@@ -3,8 +3,10 @@
 #include "sip/uri.h"
 
 #include <gtest/gtest.h>
+
 #include <sys/mman.h>
 #include <unistd.h>
+#include "support/guard_page.h"
 
 #include <cstring>
 #include <string>
@@ -571,11 +573,7 @@ TEST(UriRfc5118, Cases) {
 // Every input of this file, valid or not, placed so that its last byte is the last byte before a PROT_NONE
 // page: reading one byte too far crashes the test (picohttpparser's test.c).
 TEST(UriGuardPage, NoReadPastTheEnd) {
-  const auto page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
-  void* map = mmap(nullptr, page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ASSERT_NE(map, MAP_FAILED);
-  auto* base = static_cast<char*>(map);
-  ASSERT_EQ(mprotect(base + page, page, PROT_NONE), 0);
+  test::GuardedBuffer guard;
   const std::string_view inputs[] = {"",
                                      "s",
                                      "sip",
@@ -646,9 +644,7 @@ TEST(UriGuardPage, NoReadPastTheEnd) {
                                      "x",
                                      "SIP:ALICE@AtLanTa.CoM"};
   for (std::string_view input : inputs) {
-    char* text = base + page - input.size();
-    std::memcpy(text, input.data(), input.size());
-    const std::string_view view(text, input.size());
+    const std::string_view view = guard.place(input);
     UriView uri;
     const UriError error = parse_uri(view, uri);
     if (error == UriError::none) {
@@ -663,7 +659,6 @@ TEST(UriGuardPage, NoReadPastTheEnd) {
     (void)parse_ipv6_address(view.substr(view.find('[') == std::string_view::npos ? view.size() : view.find('[') + 1),
                              bytes);
   }
-  munmap(map, page * 2);
 }
 
 }  // namespace
