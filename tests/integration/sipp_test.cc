@@ -77,11 +77,11 @@ uint16_t free_udp_port() {
   sockaddr_in sa{};
   sa.sin_family = AF_INET;
   sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
   socklen_t len = sizeof sa;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(fd);
-  return ntohs(sa.sin_port);
+  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
+  if (fd >= 0) close(fd);
+  return ok ? ntohs(sa.sin_port) : 0;
 }
 
 // A real SIPp caller calls a real SIPp callee through parkd: digest 407, ringing, answer, ACK, BYE.
@@ -90,7 +90,9 @@ TEST(Sipp, CallBetweenTwoSippInstances) {
   RunningParkd parkd = start_parkd();
   ASSERT_FALSE(parkd.address.empty()) << parkd.process->stderr_text();
   const std::string dir = std::string(PARKD_SOURCE_DIR) + "/tools/sipp/";
-  const std::string port = std::to_string(free_udp_port());
+  const uint16_t free_port = free_udp_port();
+  ASSERT_NE(free_port, 0) << "no free UDP port on loopback";
+  const std::string port = std::to_string(free_port);
   // The callee registers from the port it will then answer on.
   RunResult registered = run(sipp_binary,
                              {"-sf", dir + "register.xml", "-inf", dir + "callee-102.csv", "-m", "1", "-i", "127.0.0.1",
