@@ -20,7 +20,8 @@ bool parse_number(std::string_view text, T& out) {
 bool takes_value(std::string_view flag) {
   return flag == "--listen" || flag == "--tenants" || flag == "--shards" || flag == "--data-dir" ||
          flag == "--log-level" || flag == "--tcp-max-connections" || flag == "--tcp-max-per-source" ||
-         flag == "--tcp-idle-timeout-s" || flag == "--digest-prefer";
+         flag == "--tcp-idle-timeout-s" || flag == "--digest-prefer" || flag == "--calls-max" ||
+         flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" || flag == "--sip-t1-ms";
 }
 
 }  // namespace
@@ -118,6 +119,18 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
       (flag == "--tcp-max-connections"  ? o.tcp_max_connections
        : flag == "--tcp-max-per-source" ? o.tcp_max_per_source
                                         : o.tcp_idle_timeout_s) = v;
+    } else if (flag == "--calls-max" || flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" ||
+               flag == "--sip-t1-ms") {
+      const unsigned min = flag == "--calls-max-per-tenant" ? 0 : flag == "--sip-t1-ms" ? 10 : 1;
+      const unsigned max = flag == "--ring-timeout-s" ? 3600 : flag == "--sip-t1-ms" ? 5000 : 1000000;
+      unsigned v = 0;
+      if (!parse_number(value, v) || v < min || v > max)
+        return Error{std::string(flag) + " " + std::string(value) + ": expected a number from " + std::to_string(min) +
+                     " to " + std::to_string(max)};
+      (flag == "--calls-max"              ? o.calls_max
+       : flag == "--calls-max-per-tenant" ? o.calls_max_per_tenant
+       : flag == "--ring-timeout-s"       ? o.ring_timeout_s
+                                          : o.sip_t1_ms) = v;
     } else {
       return Error{"unknown option '" + std::string(arg) + "' (see parkd --help)"};
     }
@@ -146,6 +159,10 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
   --tcp-max-connections N   TCP connections per node, split over the shards (default 16384)
   --tcp-max-per-source N    TCP connections per source address and shard (default 64)
   --tcp-idle-timeout-s N    close a TCP connection silent this long (default 300)
+  --calls-max N             calls in progress per node, split over the shards (default 4096)
+  --calls-max-per-tenant N  calls in progress per tenant (default 0: no limit but the node's)
+  --ring-timeout-s N        ring this long, then CANCEL and 480 to the caller (default 60)
+  --sip-t1-ms N             RFC 3261 timer T1 (default 500; T2 = 8*T1, T4 = 10*T1); for tests
   --help                this text
   --version             print the version
 

@@ -39,6 +39,12 @@ struct Options {
   unsigned tcp_max_per_source = 64;      // per shard and source address
   unsigned tcp_idle_timeout_s = 300;
   bool digest_md5_first = false;  // --digest-prefer md5
+  // Calls (docs/calls.md). The node limit is divided evenly over the shards (a tenant's calls live on its
+  // shard); 0 per tenant: only the node limit applies.
+  unsigned calls_max = 4096;
+  unsigned calls_max_per_tenant = 0;
+  unsigned ring_timeout_s = 60;
+  unsigned sip_t1_ms = 500;  // RFC 3261 T1; T2 and T4 scale with it (shortened by tests only)
   bool help = false;
   bool version = false;
 };

@@ -2,12 +2,19 @@
 // for signals: SIGHUP reloads the tenants file, SIGTERM/SIGINT shut down cleanly.
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <utility>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "calls/call_service.h"
 #include "core/log.h"
 #include "core/node.h"
 #include "core/uring_probe.h"
@@ -68,20 +75,48 @@ parkd::NodeConfig node_config(const parkd::daemon::Options& options) {
   return config;
 }
 
-// What each shard runs: the SIP front and, behind it, the registrar.
+// What each shard runs: the SIP front and, behind it, the chain registrar -> calls.
 struct ShardServices {
   std::unique_ptr<parkd::tenancy::ConfigMailbox> config_mailbox = std::make_unique<parkd::tenancy::ConfigMailbox>();
   parkd::tenancy::Registrar* registrar = nullptr;
+  parkd::calls::CallService* calls = nullptr;
   parkd::sip::Server* server = nullptr;
 };
 
 // The methods parkd serves (the Allow header).
-constexpr std::string_view served_methods = "OPTIONS, REGISTER";
+constexpr std::string_view served_methods = "OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL, UPDATE, INFO";
+
+// parkd's own address for what it sends (Via, Contact): the bound address, or for a wildcard the address the
+// host would send from (a connected UDP socket's local address; nothing is sent).
+parkd::Endpoint advertised(const parkd::Endpoint& bound) {
+  static const uint8_t zeros[16] = {};
+  const bool wildcard =
+      bound.ipv6 ? std::memcmp(bound.address, zeros, 16) == 0 : std::memcmp(bound.address + 12, zeros, 4) == 0;
+  if (!wildcard) return bound;
+  parkd::Endpoint probe;
+  parkd::parse_endpoint(bound.ipv6 ? "[2001:db8::1]:9" : "192.0.2.1:9", probe);
+  int fd = socket(bound.ipv6 ? AF_INET6 : AF_INET, SOCK_DGRAM, 0);
+  parkd::Endpoint out = bound;
+  if (fd < 0) return out;
+  sockaddr_storage sa{};
+  socklen_t len = probe.to_sockaddr(sa);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&sa), len) == 0) {
+    sockaddr_storage local{};
+    socklen_t local_len = sizeof local;
+    if (getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_len) == 0) {
+      out = parkd::Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&local), local_len);
+      out.port = bound.port;
+    }
+  }
+  close(fd);
+  return out;
+}
 
 void print_counters(const parkd::Node& node, const std::vector<ShardServices>& services) {
   for (unsigned i = 0; i < node.shard_count(); ++i)
-    PARKD_LOG(info, "shard %u: %s %s %s", i, node.shard(i).counters().to_string().c_str(),
-              services[i].server->counters().to_string().c_str(), services[i].registrar->counters_text().c_str());
+    PARKD_LOG(info, "shard %u: %s %s %s %s", i, node.shard(i).counters().to_string().c_str(),
+              services[i].server->counters().to_string().c_str(), services[i].registrar->counters_text().c_str(),
+              services[i].calls->counters().to_string().c_str());
 }
 
 int run(const parkd::daemon::Options& options) {
@@ -131,13 +166,26 @@ int run(const parkd::daemon::Options& options) {
     store = std::move(opened).value();
     shared.store = store.get();
   }
-  // Registrars live as long as the node; each is used only by its shard's thread.
+  parkd::calls::CallsShared calls_shared;
+  calls_shared.shard_count = config.shards;
+  calls_shared.config.calls_max_per_shard = (options.calls_max + config.shards - 1) / config.shards;
+  calls_shared.config.calls_max_per_tenant = options.calls_max_per_tenant;
+  calls_shared.config.ring_timeout_ms = options.ring_timeout_s * 1000;
+  calls_shared.config.transactions.t1_ms = options.sip_t1_ms;
+  calls_shared.config.transactions.t2_ms = options.sip_t1_ms * 8;
+  calls_shared.config.transactions.t4_ms = options.sip_t1_ms * 10;
+  calls_shared.config.transactions.timer_d_ms = std::max(options.sip_t1_ms * 64, 500u);
+  // Registrars and call services live as long as the node; each is used only by its shard's thread.
   std::vector<std::unique_ptr<parkd::tenancy::Registrar>> registrars;
+  std::vector<std::unique_ptr<parkd::calls::CallService>> call_services;
   std::vector<ShardServices> services(config.shards);
   auto created = parkd::Node::create(config, [&](unsigned shard) {
     registrars.push_back(
         std::make_unique<parkd::tenancy::Registrar>(shard, shared, tenants, *services[shard].config_mailbox));
     services[shard].registrar = registrars.back().get();
+    call_services.push_back(std::make_unique<parkd::calls::CallService>(shard, calls_shared, *registrars.back()));
+    services[shard].calls = call_services.back().get();
+    registrars.back()->set_next(call_services.back().get());
     auto server = std::make_unique<parkd::sip::Server>(registrars.back().get(), served_methods);
     services[shard].server = server.get();
     return server;
@@ -147,6 +195,8 @@ int run(const parkd::daemon::Options& options) {
     return 1;
   }
   std::unique_ptr<parkd::Node> node = std::move(created).value();
+  // Read by the shards' on_start, which runs after start() below.
+  for (const auto& address : node->bound()) calls_shared.local.push_back(advertised(address));
   std::printf("shards: %u (io_uring on kernel %s%s)\n", node->shard_count(), uring->kernel.c_str(),
               uring->defer_taskrun ? ", DEFER_TASKRUN" : "");
   for (const auto& address : node->bound()) std::printf("listening udp+tcp %s\n", address.to_string().c_str());
@@ -163,7 +213,8 @@ int run(const parkd::daemon::Options& options) {
         "      every demo extension registers with digest (SIPp knows only MD5: start parkd with\n"
         "      --digest-prefer md5 for it)\n"
         "  or point a SIP phone at %s: user = a number above, domain = its tenant's domain,\n"
-        "  password as printed. Calls and park arrive with their issues.\n",
+        "  password as printed; call another demo extension of the same domain (park arrives with\n"
+        "  its issue).\n",
         at.c_str(), at.c_str(), at.c_str());
   }
   std::printf("Press Ctrl-C to stop.\n");

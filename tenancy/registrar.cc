@@ -29,7 +29,10 @@ void Registrar::on_start(Shard& shard) {
   authenticator_ = sip::Authenticator::create(shared_.nonce_secret, shared_.digest);
   if (authenticator_ == nullptr)
     PARKD_LOG(error, "shard %u: OpenSSL offers no MD5/SHA-256: REGISTER refused", shard_index_);
-  if (shared_.store == nullptr) return;
+  if (shared_.store == nullptr) {
+    start_next(shard);
+    return;
+  }
   const unsigned shards = shared_.shard_count;
   const unsigned me = shard_index_;
   // The commit hook runs on the writer thread after each commit: a debug line operators (and tests) wait for.
@@ -52,6 +55,19 @@ void Registrar::on_start(Shard& shard) {
   }
   persister_ = std::make_unique<LocationPersister>(*writer_, *location_, config_.get());
   location_->set_observer(persister_.get());
+  start_next(shard);
+}
+
+void Registrar::start_next(Shard& shard) {
+  if (next_ != nullptr) next_->on_start(shard);
+}
+
+void Registrar::on_response(sip::Server& server, const sip::Incoming& response) {
+  if (next_ != nullptr) next_->on_response(server, response);
+}
+
+void Registrar::on_mail(Shard& shard, const Mail& mail) {
+  if (next_ != nullptr) next_->on_mail(shard, mail);
 }
 
 void Registrar::on_turn_end(Shard& shard) {
@@ -63,6 +79,8 @@ void Registrar::on_turn_end(Shard& shard) {
   }
   if (persister_) persister_->pump(shard.now_ms());
   if (location_) counters_.bindings.set(location_->size());  // read by other threads for logs
+  // After the configuration changed hands, so the layers above see the new one in the same turn.
+  if (next_ != nullptr) next_->on_turn_end(shard);
 }
 
 void Registrar::flush() {
@@ -71,7 +89,7 @@ void Registrar::flush() {
 
 bool Registrar::on_request(sip::Server& server, const sip::Incoming& request) {
   const sip::MessageView& m = request.message;
-  if (m.method != sip::Method::register_) return false;
+  if (m.method != sip::Method::register_) return next_ != nullptr && next_->on_request(server, request);
   counters_.registers.add();
   // SPEC section 3: a REGISTER belongs to the tenant whose domain is the host of its To URI.
   sip::UriView to;

@@ -33,11 +33,11 @@ struct RegistrarShared {
   sip::DigestSettings digest;
 };
 
-#define PARKD_REGISTRAR_COUNTERS(X)                                                                                  \
-  X(registers)                                                                                                       \
-  X(forwarded)                                                                                                       \
-  X(forward_failed) X(unknown_domain) X(challenged) X(auth_failures) X(blocked) X(registered) X(refused) X(restored) \
-      X(bindings)
+#define PARKD_REGISTRAR_COUNTERS(X) \
+  X(registers)                      \
+  X(forwarded)                      \
+  X(forward_failed)                 \
+  X(unknown_domain) X(challenged) X(auth_failures) X(blocked) X(registered) X(refused) X(restored) X(bindings)
 
 struct RegistrarCounters {
   PARKD_COUNTERS(PARKD_REGISTRAR_COUNTERS)
@@ -49,9 +49,15 @@ class Registrar final : public sip::RequestHandler {
   Registrar(unsigned shard_index, const RegistrarShared& shared, ConfigPtr config, ConfigMailbox& config_mailbox);
   ~Registrar() override;
 
+  // REGISTER is the registrar's; every other request and every response goes to `next` (the call layer),
+  // so one shard runs one chain: sip::Server -> Registrar -> next. Set before the shard starts.
+  void set_next(sip::RequestHandler* next) { next_ = next; }
+
   bool on_request(sip::Server& server, const sip::Incoming& request) override;
+  void on_response(sip::Server& server, const sip::Incoming& response) override;
   void on_start(Shard& shard) override;
   void on_turn_end(Shard& shard) override;
+  void on_mail(Shard& shard, const Mail& mail) override;
 
   // Clean shutdown, on any thread after the shard stopped: the last changes reach the disk.
   void flush();
@@ -61,13 +67,22 @@ class Registrar final : public sip::RequestHandler {
   std::string counters_text() const;
   const LocationTable* location() const { return location_.get(); }
 
+  // What the layers above the registrar share with it on this shard (shard thread only): the configuration
+  // in force (replaced at a loop turn's end), the digest authenticator (one nonce-count table per shard, so a
+  // nonce counts once whatever method uses it; nullptr without OpenSSL digests) and the failure throttle.
+  const TenantsConfig& config() const { return *config_; }
+  sip::Authenticator* authenticator() { return authenticator_.get(); }
+  sip::FailureThrottle& throttle() { return throttle_; }
+
  private:
+  void start_next(Shard& shard);
   bool handle_register(sip::Server& server, const sip::Incoming& request, TenantView tenant);
   void challenge(sip::Server& server, const sip::Incoming& request, std::string_view realm, uint8_t algorithms,
                  bool stale);
 
   unsigned shard_index_;
   const RegistrarShared& shared_;
+  sip::RequestHandler* next_ = nullptr;
   ConfigPtr config_;
   ConfigMailbox& config_mailbox_;
   Shard* shard_ = nullptr;

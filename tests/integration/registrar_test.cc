@@ -8,117 +8,14 @@
 #include <fstream>
 #include <string>
 
+#include "support/parkd.h"
+#include "support/phone.h"
 #include "support/process.h"
-#include "support/sip_client.h"
-#include "tools/loadgen/digest.h"
 
 namespace parkd::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-class Parkd {
- public:
-  explicit Parkd(std::vector<std::string> args) {
-    if (std::find(args.begin(), args.end(), "--tenants") == args.end()) args.insert(args.begin(), "--demo");
-    args.insert(args.end(), {"--listen", "127.0.0.1:0"});
-    process_ = std::make_unique<Process>(PARKD_BINARY, args);
-    auto line = process_->wait_for_line("listening udp+tcp 127.0.0.1:", 10s);
-    if (line) parse_endpoint(line->substr(line->find("127.0.0.1:")), at_);
-    ready_ = line && process_->wait_for_line("ready", 10s).has_value();
-  }
-  bool ready() const { return ready_; }
-  const Endpoint& at() const { return at_; }
-  Process& process() { return *process_; }
-  // Waits for the persistence writer's commit log line (needs --log-level debug).
-  bool wait_persisted() { return process_->wait_for_error_line("registrations committed to disk", 10s).has_value(); }
-
- private:
-  std::unique_ptr<Process> process_;
-  Endpoint at_;
-  bool ready_ = false;
-};
-
-// A phone of one extension: REGISTERs and answers the digest challenge.
-class Phone {
- public:
-  Phone(const Endpoint& server, std::string number, std::string domain, std::string password)
-      : client_(Transport::udp, server),
-        number_(std::move(number)),
-        domain_(std::move(domain)),
-        password_(std::move(password)) {}
-
-  // One REGISTER without credentials.
-  Parsed send_unauthenticated(const std::string& headers) {
-    EXPECT_TRUE(client_.send(request(headers, "")));
-    return parse(client_.receive().value_or(""));
-  }
-
-  // REGISTER, answering a 401 once with credentials for `algorithm` (the challenge of that algorithm).
-  // `headers` are the Contact / Expires lines; none fetches the bindings.
-  Parsed register_with(const std::string& headers, const std::string& algorithm = "SHA-256") {
-    Parsed challenge = send_unauthenticated(headers);
-    if (!challenge.ok || challenge->status_code != 401) return challenge;
-    return answer(challenge, headers, algorithm);
-  }
-
-  Parsed answer(const Parsed& challenge, const std::string& headers, const std::string& algorithm) {
-    loadgen::DigestChallenge c;
-    for (uint32_t i = 0; i < challenge->header_count; ++i) {
-      const auto& h = challenge->headers[i];
-      if (h.id != sip::HeaderId::www_authenticate) continue;
-      loadgen::DigestChallenge candidate;
-      if (loadgen::parse_digest_challenge(h.value, candidate) && candidate.algorithm == algorithm) c = candidate;
-    }
-    EXPECT_FALSE(c.nonce.empty()) << "no " << algorithm << " challenge in:\n" << challenge.bytes;
-    loadgen::DigestInput in;
-    in.algorithm = algorithm == "MD5" ? loadgen::DigestAlgorithm::md5 : loadgen::DigestAlgorithm::sha256;
-    in.username = number_;
-    in.realm = c.realm;
-    in.password = password_;
-    in.method = "REGISTER";
-    std::string uri = "sip:" + domain_;
-    in.uri = uri;
-    in.nonce = c.nonce;
-    std::string nc = nc_hex();
-    in.nc = nc;
-    in.cnonce = "0a4f113b";
-    char response[loadgen::DigestHasher::hex_size_max + 1];
-    std::string_view r = hasher_.response(in, response);
-    std::string authorization = "Authorization: Digest username=\"" + number_ + "\", realm=\"" + std::string(c.realm) +
-                                "\", nonce=\"" + std::string(c.nonce) + "\", uri=\"" + uri + "\", response=\"" +
-                                std::string(r) + "\", algorithm=" + algorithm + ", qop=auth, nc=" + nc +
-                                ", cnonce=\"0a4f113b\"\r\n";
-    EXPECT_TRUE(client_.send(request(headers, authorization)));
-    return parse(client_.receive().value_or(""));
-  }
-
-  uint16_t port() const { return client_.local_port(); }
-  std::string contact() const { return "<sip:" + number_ + "@127.0.0.1:" + std::to_string(port()) + ">"; }
-
- private:
-  std::string nc_hex() {
-    char buf[9];
-    std::snprintf(buf, sizeof buf, "%08x", ++nc_);
-    return buf;
-  }
-  std::string request(const std::string& headers, const std::string& authorization) {
-    ++cseq_;
-    return "REGISTER sip:" + domain_ + " SIP/2.0\r\n" + "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port()) +
-           ";branch=z9hG4bK" + number_ + "x" + std::to_string(cseq_) + ";rport\r\n" + "Max-Forwards: 70\r\n" +
-           "From: <sip:" + number_ + "@" + domain_ + ">;tag=" + number_ + "\r\n" + "To: <sip:" + number_ + "@" +
-           domain_ + ">\r\n" + "Call-ID: reg-" + number_ + "-" + domain_ + "-" + std::to_string(port()) + "\r\n" +
-           "CSeq: " + std::to_string(cseq_) + " REGISTER\r\n" + headers + authorization + "Content-Length: 0\r\n\r\n";
-  }
-
-  SipClient client_;
-  std::string number_;
-  std::string domain_;
-  std::string password_;
-  loadgen::DigestHasher hasher_;
-  unsigned nc_ = 0;
-  unsigned cseq_ = 0;
-};
 
 int count_headers(const Parsed& p, sip::HeaderId id) {
   int n = 0;

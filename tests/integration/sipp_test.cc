@@ -1,6 +1,8 @@
 // Every scenario of tools/sipp/ run with real SIPp (Debian sip-tester) against a real parkd, at a low rate,
 // so none of them rots. SIPp exits 0 only when every call of the scenario succeeded.
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
@@ -67,6 +69,45 @@ TEST(Sipp, RegisterWithDigestScenario) {
   parkd.process->send_signal(SIGTERM);
   EXPECT_EQ(parkd.process->wait_exit(10s), 0);
   EXPECT_NE(parkd.process->stderr_text().find("registered="), std::string::npos);
+}
+
+// A UDP port that was free a moment ago, for a SIPp instance that must use one port twice.
+uint16_t free_udp_port() {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof sa;
+  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
+  if (fd >= 0) close(fd);
+  return ok ? ntohs(sa.sin_port) : 0;
+}
+
+// A real SIPp caller calls a real SIPp callee through parkd: digest 407, ringing, answer, ACK, BYE.
+TEST(Sipp, CallBetweenTwoSippInstances) {
+  if (access(sipp_binary, X_OK) != 0) GTEST_SKIP() << "SIPp is not installed (apt-get install sip-tester)";
+  RunningParkd parkd = start_parkd();
+  ASSERT_FALSE(parkd.address.empty()) << parkd.process->stderr_text();
+  const std::string dir = std::string(PARKD_SOURCE_DIR) + "/tools/sipp/";
+  const uint16_t free_port = free_udp_port();
+  ASSERT_NE(free_port, 0) << "no free UDP port on loopback";
+  const std::string port = std::to_string(free_port);
+  // The callee registers from the port it will then answer on.
+  RunResult registered = run(sipp_binary,
+                             {"-sf", dir + "register.xml", "-inf", dir + "callee-102.csv", "-m", "1", "-i", "127.0.0.1",
+                              "-p", port, "-nostdin", "-timeout", "15s", "-timeout_error", parkd.address},
+                             30s);
+  ASSERT_EQ(registered.status, 0) << registered.out << registered.err;
+  // The callee waits; parkd's INVITE is retransmitted (T1) should it come before SIPp listens.
+  Process callee(sipp_binary, {"-sf", dir + "uas.xml", "-m", "1", "-i", "127.0.0.1", "-p", port, "-nostdin", "-timeout",
+                               "20s", "-timeout_error", parkd.address});
+  std::string output;
+  EXPECT_EQ(run_sipp("uac.xml", parkd.address, 1, &output, "call-users.csv"), 0) << output;
+  EXPECT_EQ(callee.wait_exit(20s), 0) << callee.stdout_text() << callee.stderr_text();
+  parkd.process->send_signal(SIGTERM);
+  EXPECT_EQ(parkd.process->wait_exit(10s), 0);
+  EXPECT_NE(parkd.process->stderr_text().find("calls_answered=1"), std::string::npos) << parkd.process->stderr_text();
 }
 
 }  // namespace
