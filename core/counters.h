@@ -45,18 +45,18 @@ std::string counters_text(const Counters& counters) {
   return out;
 }
 
-#define PARKD_SHARD_COUNTERS(X)                                                                                  \
-  X(udp_datagrams_in)                                                                                            \
-  X(udp_bytes_in)                                                                                                \
-  X(udp_datagrams_out)                                                                                           \
-  X(udp_bytes_out)                                                                                               \
-  X(udp_truncated)                                                                                               \
-  X(udp_no_buffers)                                                                                              \
-  X(udp_rearms)                                                                                                  \
-  X(send_no_slot) X(send_errors) X(tcp_accepted) X(tcp_refused_limit) X(tcp_closed) X(tcp_idle_closed)           \
-      X(tcp_connections) X(tcp_bytes_in) X(tcp_bytes_out) X(tcp_messages_in) X(tcp_messages_out) X(tcp_oversize) \
-          X(tcp_keepalives) X(loop_turns) X(mailbox_in) X(mailbox_full) X(mailbox_depth_max) X(timers_fired)     \
-              X(timers_armed)
+#define PARKD_SHARD_COUNTERS(X)                                                                                 \
+  X(udp_datagrams_in)                                                                                           \
+  X(udp_bytes_in)                                                                                               \
+  X(udp_datagrams_out)                                                                                          \
+  X(udp_bytes_out)                                                                                              \
+  X(udp_truncated)                                                                                              \
+  X(udp_no_buffers)                                                                                             \
+  X(udp_rearms)                                                                                                 \
+  X(send_no_slot)                                                                                               \
+  X(send_errors) X(tcp_accepted) X(tcp_refused_limit) X(tcp_closed) X(tcp_idle_closed) X(tcp_connections)       \
+      X(tcp_bytes_in) X(tcp_bytes_out) X(tcp_messages_in) X(tcp_messages_out) X(tcp_oversize) X(tcp_keepalives) \
+          X(loop_turns) X(mailbox_in) X(mailbox_full) X(mailbox_depth_max) X(timers_fired) X(timers_armed)
 
 struct ShardCounters {
   PARKD_COUNTERS(PARKD_SHARD_COUNTERS)

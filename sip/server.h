@@ -48,8 +48,9 @@ class RequestHandler {
 #define PARKD_SIP_SERVER_COUNTERS(X)                                                                      \
   X(requests_in)                                                                                          \
   X(responses_in)                                                                                         \
-  X(parse_errors) X(unanswerable_dropped) X(answered_400) X(answered_405) X(answered_420) X(answered_483) \
-      X(answered_501) X(answered_513) X(options_answered)
+  X(parse_errors)                                                                                         \
+  X(unanswerable_dropped) X(answered_400) X(answered_405) X(answered_420) X(answered_483) X(answered_501) \
+      X(answered_513) X(options_answered)
 
 struct ServerCounters {
   PARKD_COUNTERS(PARKD_SIP_SERVER_COUNTERS)

@@ -114,11 +114,17 @@ std::string options_request(const std::string& branch, uint16_t local_port, cons
                             Transport transport) {
   std::string t = transport == Transport::udp ? "UDP" : "TCP";
   return "OPTIONS sip:127.0.0.1 SIP/2.0\r\n"
-         "Via: SIP/2.0/" + t + " 127.0.0.1:" + std::to_string(local_port) + ";branch=z9hG4bK" + branch + ";rport\r\n"
+         "Via: SIP/2.0/" +
+         t + " 127.0.0.1:" + std::to_string(local_port) + ";branch=z9hG4bK" + branch +
+         ";rport\r\n"
          "Max-Forwards: 70\r\n"
-         "From: <sip:monitor@127.0.0.1>;tag=" + branch + "\r\n"
+         "From: <sip:monitor@127.0.0.1>;tag=" +
+         branch +
+         "\r\n"
          "To: <sip:127.0.0.1>\r\n"
-         "Call-ID: " + branch + "@test\r\n"
+         "Call-ID: " +
+         branch +
+         "@test\r\n"
          "CSeq: 1 OPTIONS\r\n" +
          extra + "Content-Length: 0\r\n\r\n";
 }
