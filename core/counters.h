@@ -25,12 +25,14 @@ class Counter {
 // name and for_each(f), which calls f("name", value) for each; counters_text() prints any such struct.
 #define PARKD_COUNTER_MEMBER(name) ::parkd::Counter name;
 #define PARKD_COUNTER_VISIT(name) visit(#name, (name).get());
+// clang-format off
 #define PARKD_COUNTERS(LIST)           \
   LIST(PARKD_COUNTER_MEMBER)           \
   template <class Visit>               \
   void for_each(Visit&& visit) const { \
     LIST(PARKD_COUNTER_VISIT)          \
   }
+// clang-format on
 
 // "name=value name=value ..." for logs.
 template <class Counters>
@@ -45,6 +47,7 @@ std::string counters_text(const Counters& counters) {
   return out;
 }
 
+// clang-format off
 #define PARKD_SHARD_COUNTERS(X)                                                                                 \
   X(udp_datagrams_in)                                                                                           \
   X(udp_bytes_in)                                                                                               \
@@ -57,6 +60,7 @@ std::string counters_text(const Counters& counters) {
   X(send_errors) X(tcp_accepted) X(tcp_refused_limit) X(tcp_closed) X(tcp_idle_closed) X(tcp_connections)       \
       X(tcp_bytes_in) X(tcp_bytes_out) X(tcp_messages_in) X(tcp_messages_out) X(tcp_oversize) X(tcp_keepalives) \
           X(loop_turns) X(mailbox_in) X(mailbox_full) X(mailbox_depth_max) X(timers_fired) X(timers_armed)
+// clang-format on
 
 struct ShardCounters {
   PARKD_COUNTERS(PARKD_SHARD_COUNTERS)

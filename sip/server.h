@@ -45,12 +45,14 @@ class RequestHandler {
   virtual void on_mail(Shard& /*shard*/, const Mail& /*mail*/) {}
 };
 
+// clang-format off
 #define PARKD_SIP_SERVER_COUNTERS(X)                                                                      \
   X(requests_in)                                                                                          \
   X(responses_in)                                                                                         \
   X(parse_errors)                                                                                         \
   X(unanswerable_dropped) X(answered_400) X(answered_405) X(answered_420) X(answered_483) X(answered_501) \
       X(answered_513) X(options_answered)
+// clang-format on
 
 struct ServerCounters {
   PARKD_COUNTERS(PARKD_SIP_SERVER_COUNTERS)

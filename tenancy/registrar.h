@@ -33,11 +33,13 @@ struct RegistrarShared {
   sip::DigestSettings digest;
 };
 
+// clang-format off
 #define PARKD_REGISTRAR_COUNTERS(X) \
   X(registers)                      \
   X(forwarded)                      \
   X(forward_failed)                 \
   X(unknown_domain) X(challenged) X(auth_failures) X(blocked) X(registered) X(refused) X(restored) X(bindings)
+// clang-format on
 
 struct RegistrarCounters {
   PARKD_COUNTERS(PARKD_REGISTRAR_COUNTERS)
