@@ -182,6 +182,11 @@ std::string_view Engine::local_hostport(const Slot& slot) const {
   return {s.local, s.local_size};
 }
 
+std::string_view Engine::socket_hostport(uint64_t index) const {
+  const Socket& s = sockets_[index % socket_count_];
+  return {s.local, s.local_size};
+}
+
 io_uring_sqe* Engine::get_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) {
