@@ -182,9 +182,9 @@ std::string_view Engine::local_hostport(const Slot& slot) const {
   return {s.local, s.local_size};
 }
 
-std::string_view Engine::socket_hostport(uint64_t index) const {
-  const Socket& s = sockets_[index % socket_count_];
-  return {s.local, s.local_size};
+std::string_view Engine::local_host() const {
+  std::string_view hostport = {sockets_[0].local, sockets_[0].local_size};
+  return hostport.substr(0, hostport.rfind(':'));
 }
 
 io_uring_sqe* Engine::get_sqe() {

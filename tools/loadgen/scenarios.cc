@@ -129,7 +129,7 @@ class RegisterScenario final : public Scenario {
     Writer h(headers, sizeof headers);
     h.put("Contact: <sip:").put(user.ext).put('@');
     if (engine.config().fixed_contact)
-      h.put(engine.socket_hostport(s.user % engine.users().size()));
+      h.put(engine.local_host());
     else
       h.put(engine.local_hostport(slot)).put(";lg=").put_uint(slot.index);
     h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
