@@ -13,7 +13,9 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -278,6 +280,10 @@ TEST(LoadgenCommandLine, DefaultsAndFlags) {
   EXPECT_EQ(parse({"--scenario", "invite"}, e, error), 2);
   EXPECT_EQ(parse({"--sockets"}, e, error), 2);
   EXPECT_EQ(parse({"--bogus", "1"}, e, error), 2);
+  Config f;
+  ASSERT_EQ(parse({"--scenario", "register", "--fixed-contact"}, f, error), 0) << error;
+  EXPECT_TRUE(f.fixed_contact);
+  EXPECT_FALSE(d.fixed_contact);
   EXPECT_EQ(parse({"--target", "[::1]:5060", "--bind", "127.0.0.1"}, e, error), 2);
 }
 
@@ -315,6 +321,11 @@ class FakeServer {
   }
   uint16_t port() const { return port_; }
   uint64_t requests() const { return requests_.load(); }
+  // Every distinct Contact header value the server has seen.
+  std::set<std::string> contacts() const {
+    std::lock_guard lock(mutex_);
+    return contacts_;
+  }
 
  private:
   void serve() {
@@ -329,6 +340,11 @@ class FakeServer {
       if (data == "STOP") return;
       uint64_t count = ++requests_;
       if (drop_every_ != 0 && count % drop_every_ == 0) continue;
+      if (size_t at = data.find("\r\nContact: "); at != std::string_view::npos) {
+        std::string_view value = data.substr(at + 11);
+        std::lock_guard lock(mutex_);
+        contacts_.emplace(value.substr(0, value.find("\r\n")));
+      }
       if (sip::parse_message(data, sip::Transport::udp, *message).status != sip::ParseStatus::complete) continue;
       std::string response = answer(*message);
       sendto(fd_, response.data(), response.size(), 0, reinterpret_cast<sockaddr*>(&from), from_size);
@@ -379,6 +395,8 @@ class FakeServer {
   std::string algorithm_;
   uint32_t drop_every_;
   std::atomic<uint64_t> requests_{0};
+  mutable std::mutex mutex_;
+  std::set<std::string> contacts_;
   DigestHasher hasher_;
   std::thread thread_;
 };
@@ -442,6 +460,24 @@ TEST(LoadgenRun, RegisterWithDigestMd5) {
   EXPECT_EQ(s.lost, 0u);
   EXPECT_EQ(s.failed, 0u) << r.report.summary();
   EXPECT_EQ(s.requests_sent, 4000u);
+}
+
+TEST(LoadgenRun, FixedContactIsOnePerUser) {
+  // 2000 registrations of 1000 users (10 domains x extensions 100..199): each user's Contact is the same
+  // every time, without a port, so the 100 extension numbers give 100 distinct Contacts.
+  FakeServer server("MD5");
+  Config c = config_for(server, "register");
+  c.fixed_contact = true;
+  RUN_OR_SKIP(c);
+  EXPECT_EQ(r.report.stats.completed, 2000u) << r.report.summary();
+  std::set<std::string> contacts = server.contacts();
+  EXPECT_EQ(contacts.size(), 100u);
+  EXPECT_EQ(contacts.count("<sip:100@127.0.0.1>"), 1u);
+  // Without it, the Contact names the slot's socket and the slot: more than one per extension.
+  FakeServer other("MD5");
+  RunResult r2 = run(config_for(other, "register"));
+  ASSERT_TRUE(r2.ok) << r2.error;
+  EXPECT_GT(other.contacts().size(), 100u);
 }
 
 TEST(LoadgenRun, RegisterWithDigestSha256) {

@@ -91,6 +91,9 @@ A SIP load generator on io_uring: UDP, no retransmissions, precise pacing. See t
   --password-pattern P     register: password, {ext} and {domain} substituted (default {ext}-secret)
   --users FILE             register: CSV of domain,ext,password instead of the patterns
   --expires S              register: Expires value (default 3600)
+  --fixed-contact          register: one Contact per user, sip:<ext>@<bind address> without a port, the same
+                           in every run, as a phone re-registering (default: the slot's socket and
+                           ;lg=<slot>, so a new Contact, a new binding, at nearly every registration)
   --rcvbuf BYTES           SO_RCVBUF of each socket (default 4194304)
   --interval S             print counters every S seconds (default 0: only at the end)
   --json FILE              also write the final report as JSON
@@ -141,6 +144,10 @@ int parse_command_line(int argc, const char* const* argv, Config& config, std::s
     }
     if (arg == "--quiet") {
       config.quiet = true;
+      continue;
+    }
+    if (arg == "--fixed-contact") {
+      config.fixed_contact = true;
       continue;
     }
     if (!need()) return 2;

@@ -45,6 +45,8 @@ struct Config {
   uint32_t expires_s = 3600;
   uint32_t rcvbuf_bytes = 4 << 20;
   bool quiet = false;  // only the final machine-readable line
+  // register: the same Contact for every registration of a user (a phone re-registering), not one per slot
+  bool fixed_contact = false;
 };
 
 // Fills `config` from argv. Returns 0 to run, 1 after printing --help, 2 on a bad command line (`error` set).

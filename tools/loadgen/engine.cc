@@ -182,6 +182,11 @@ std::string_view Engine::local_hostport(const Slot& slot) const {
   return {s.local, s.local_size};
 }
 
+std::string_view Engine::local_host() const {
+  std::string_view hostport = {sockets_[0].local, sockets_[0].local_size};
+  return hostport.substr(0, hostport.rfind(':'));
+}
+
 io_uring_sqe* Engine::get_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) {

@@ -101,6 +101,8 @@ class Engine {
   uint64_t next_user_index() { return user_counter_++ * threads_ + thread_index_; }
   // "127.0.0.1:40001" / "[::1]:40001": the slot's socket as it appears in Via and Contact.
   std::string_view local_hostport(const Slot& slot) const;
+  // "127.0.0.1" / "[::1]": the sockets' address without a port (a user's fixed Contact).
+  std::string_view local_host() const;
   std::string_view target_hostport() const { return target_hostport_; }
   // A token unique per call over the run (for cnonce values and the like), as hex.
   uint64_t unique_counter() { return ++unique_counter_; }

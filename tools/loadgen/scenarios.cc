@@ -127,7 +127,11 @@ class RegisterScenario final : public Scenario {
     a.put("sip:").put(user.ext).put('@').put(user.domain);
     char headers[1400];
     Writer h(headers, sizeof headers);
-    h.put("Contact: <sip:").put(user.ext).put('@').put(engine.local_hostport(slot)).put(";lg=").put_uint(slot.index);
+    h.put("Contact: <sip:").put(user.ext).put('@');
+    if (engine.config().fixed_contact)
+      h.put(engine.local_host());
+    else
+      h.put(engine.local_hostport(slot)).put(";lg=").put_uint(slot.index);
     h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
     if (challenge != nullptr && !authorization(engine, user, ru.view(), *challenge, h)) {
       engine.fail(slot, 401);
