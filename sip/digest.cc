@@ -249,12 +249,14 @@ std::string_view Authenticator::make_nonce(std::string_view realm, uint64_t now_
 }
 
 Authenticator::NonceCheck Authenticator::check_nonce(std::string_view nonce, std::string_view realm, uint64_t now_ms,
-                                                     uint32_t& issued_s, uint64_t& key) {
+                                                     uint64_t& issued_seq, uint64_t& key) {
   uint8_t raw[nonce_bytes];
   if (!base64url_decode(nonce, raw)) return NonceCheck::invalid;
-  issued_s = get_be32(raw);
+  const uint32_t issued_s = get_be32(raw);
+  const uint32_t counter = get_be32(raw + 4);
+  issued_seq = (uint64_t{issued_s} << 32) | counter;
   uint8_t full[32];
-  if (!mac(issued_s, get_be32(raw + 4), realm, full)) return NonceCheck::invalid;
+  if (!mac(issued_s, counter, realm, full)) return NonceCheck::invalid;
   if (CRYPTO_memcmp(full, raw + 8, nonce_mac_bytes) != 0) return NonceCheck::invalid;
   std::memcpy(&key, raw + 8, sizeof key);
   if (key == 0) key = 1;  // 0 marks an empty slot
@@ -291,9 +293,9 @@ bool Authenticator::expected_response(bool sha256, std::span<const uint8_t> ha1,
   return true;
 }
 
-AuthResult Authenticator::accept_nonce_count(uint64_t key, uint32_t issued_s, uint32_t nc, uint32_t now_s) {
+AuthResult Authenticator::accept_nonce_count(uint64_t key, uint64_t issued_seq, uint32_t nc, uint32_t now_s) {
   auto live = [&](const NcEntry& e) {
-    return e.key != 0 && (now_s <= e.issued_s || now_s - e.issued_s <= settings_.nonce_lifetime_s);
+    return e.key != 0 && (now_s <= e.issued_s() || now_s - e.issued_s() <= settings_.nonce_lifetime_s);
   };
   size_t home = static_cast<size_t>(key) & nc_mask_;
   NcEntry* free_slot = nullptr;
@@ -307,23 +309,23 @@ AuthResult Authenticator::accept_nonce_count(uint64_t key, uint32_t issued_s, ui
     }
     if (!live(e)) {
       if (free_slot == nullptr) free_slot = &e;
-    } else if (oldest == nullptr || e.issued_s < oldest->issued_s) {
+    } else if (oldest == nullptr || e.issued_seq < oldest->issued_seq) {
       oldest = &e;
     }
   }
   // Not in the table: never accepted before, unless it was evicted. Every nonce issued at or before the
   // newest evicted one may have been, so it is not trusted: the client gets a fresh nonce (stale=true).
-  if (nc_evicted_through_s_ >= 0 && int64_t{issued_s} <= nc_evicted_through_s_) return AuthResult::stale_nonce;
+  if (issued_seq <= nc_evicted_through_seq_) return AuthResult::stale_nonce;
   NcEntry* slot = free_slot;
   if (slot == nullptr) {
     // Full window: evict its oldest nonce and raise the watermark to it. When even that one is not older than
     // this nonce, evicting it would put this nonce under the watermark anyway: refuse this one instead.
-    if (oldest->issued_s >= issued_s) return AuthResult::stale_nonce;
+    if (oldest->issued_seq >= issued_seq) return AuthResult::stale_nonce;
     slot = oldest;
-    nc_evicted_through_s_ = std::max<int64_t>(nc_evicted_through_s_, slot->issued_s);
+    nc_evicted_through_seq_ = std::max(nc_evicted_through_seq_, slot->issued_seq);
     ++nc_evictions_;
   }
-  *slot = NcEntry{key, issued_s, nc};
+  *slot = NcEntry{key, issued_seq, nc};
   return AuthResult::ok;
 }
 
@@ -364,9 +366,9 @@ AuthResult Authenticator::verify(const AuthView& credentials, std::string_view m
     return AuthResult::malformed;
   }
 
-  uint32_t issued_s = 0;
+  uint64_t issued_seq = 0;
   uint64_t key = 0;
-  NonceCheck nonce = check_nonce(a.nonce, realm, now_ms, issued_s, key);
+  NonceCheck nonce = check_nonce(a.nonce, realm, now_ms, issued_seq, key);
 
   // An unknown extension, and an extension without a SHA-256 H(A1) answering with SHA-256, hash against the
   // dummy: the same work, and the same bad_response, as a wrong password.
@@ -404,7 +406,7 @@ AuthResult Authenticator::verify(const AuthView& credentials, std::string_view m
     case NonceCheck::fresh: break;
   }
   if (!right) return AuthResult::bad_response;
-  return accept_nonce_count(key, issued_s, nc, static_cast<uint32_t>(now_ms / 1000));
+  return accept_nonce_count(key, issued_seq, nc, static_cast<uint32_t>(now_ms / 1000));
 }
 
 std::string_view Authenticator::format_challenge(std::span<char> out, std::string_view realm, std::string_view nonce,

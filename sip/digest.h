@@ -82,9 +82,12 @@ struct NonceSecret {
 bool make_nonce_secret(NonceSecret& out);
 
 struct DigestSettings {
-  uint32_t nonce_lifetime_s = 300;     // older nonces are stale
-  uint32_t nonce_clock_skew_s = 2;     // a nonce at most this far in the future is accepted
-  uint32_t nc_table_capacity = 65536;  // nonce-count entries per shard; rounded up to a power of two >= 16
+  uint32_t nonce_lifetime_s = 300;  // older nonces are stale
+  uint32_t nonce_clock_skew_s = 2;  // a nonce at most this far in the future is accepted
+  // Nonce-count entries per shard (24 bytes each); rounded up to a power of two >= 16. 2^17 holds five
+  // minutes of nonces at ~440 new ones a second (a million phones re-registering hourly need ~280); at a
+  // higher rate the oldest are evicted, which only makes nonces issued before them stale.
+  uint32_t nc_table_capacity = 131072;
   // Challenge order. RFC 8760 puts the stronger algorithm first and clients take the first they support, but
   // clients that read only the first challenge and know only MD5 (SIPp 3.6, many older phones) then fail:
   // md5_first serves them (parkd --digest-prefer md5).
@@ -141,21 +144,26 @@ class Authenticator {
  private:
   struct NcEntry {
     uint64_t key = 0;  // 64 bits of the nonce's MAC; 0: empty
-    uint32_t issued_s = 0;
+    // The nonce's issue order: timestamp_s << 32 | counter. Ordering by the counter too (not only by the
+    // second) matters under load: thousands of nonces share a second, and an eviction must not make every
+    // unused nonce of its second stale. (The counter starts at a random value and wraps once per 2^32 nonces;
+    // around the wrap the order within one second can be wrong, which costs at most a stale retry.)
+    uint64_t issued_seq = 0;
     uint32_t highest_nc = 0;
+    uint32_t issued_s() const { return static_cast<uint32_t>(issued_seq >> 32); }
   };
   enum class NonceCheck : uint8_t { fresh, expired, invalid };
 
   Authenticator(const NonceSecret& secret, const DigestSettings& settings);
   bool mac(uint32_t timestamp_s, uint32_t counter, std::string_view realm, uint8_t (&out)[32]);
-  NonceCheck check_nonce(std::string_view nonce, std::string_view realm, uint64_t now_ms, uint32_t& issued_s,
+  NonceCheck check_nonce(std::string_view nonce, std::string_view realm, uint64_t now_ms, uint64_t& issued_seq,
                          uint64_t& key);
   // Fills `hex` with the expected response; false when OpenSSL failed.
   bool expected_response(bool sha256, std::span<const uint8_t> ha1, std::string_view method, std::string_view uri,
                          std::string_view nonce, std::string_view nc, std::string_view cnonce, std::string_view qop,
                          char* hex);
   // The nonce-count check and, when accepted, the record. ok, replayed_nc or stale_nonce.
-  AuthResult accept_nonce_count(uint64_t key, uint32_t issued_s, uint32_t nc, uint32_t now_s);
+  AuthResult accept_nonce_count(uint64_t key, uint64_t issued_seq, uint32_t nc, uint32_t now_s);
 
   DigestSettings settings_;
   std::array<uint8_t, 64> hmac_inner_pad_{};  // secret ^ 0x36, secret ^ 0x5c (RFC 2104), computed once
@@ -171,7 +179,7 @@ class Authenticator {
   uint32_t nc_mask_ = 0;
   // Issue time of the newest live entry ever evicted; -1: none. A nonce issued at or before it and not in
   // the table may have been used already, so it is answered stale instead of being trusted (docs/digest.md).
-  int64_t nc_evicted_through_s_ = -1;
+  uint64_t nc_evicted_through_seq_ = 0;  // 0: nothing evicted yet (a real sequence has a non-zero timestamp)
   uint64_t nc_evictions_ = 0;
 };
 
