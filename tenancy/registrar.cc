@@ -23,9 +23,19 @@ std::string Registrar::counters_text() const {
   return out;
 }
 
+size_t Registrar::owned_extensions(const TenantsConfig& config) const {
+  size_t n = 0;
+  for (uint32_t t = 0; t < config.tenant_count(); ++t) {
+    TenantView tenant = config.tenant(t);
+    if (owner_shard(tenant.domain(), shared_.shard_count) == shard_index_) n += tenant.extension_count();
+  }
+  return n;
+}
+
 void Registrar::on_start(Shard& shard) {
   shard_ = &shard;
   location_ = std::make_unique<LocationTable>(&shard.timers());
+  location_->reserve_extensions(owned_extensions(*config_));
   authenticator_ = sip::Authenticator::create(shared_.nonce_secret, shared_.digest);
   if (authenticator_ == nullptr)
     PARKD_LOG(error, "shard %u: OpenSSL offers no MD5/SHA-256: REGISTER refused", shard_index_);
@@ -73,7 +83,10 @@ void Registrar::on_mail(Shard& shard, const Mail& mail) {
 void Registrar::on_turn_end(Shard& shard) {
   if (ConfigPtr next = config_mailbox_.take()) {
     // SIGHUP: bindings of extensions that still exist (same domain and number) are kept, the others dropped.
-    if (location_) location_->rebind(*config_, *next);
+    if (location_) {
+      location_->reserve_extensions(owned_extensions(*next));
+      location_->rebind(*config_, *next);
+    }
     config_ = std::move(next);
     if (persister_) persister_->set_config(config_.get());
   }

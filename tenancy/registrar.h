@@ -79,6 +79,8 @@ class Registrar final : public sip::RequestHandler {
  private:
   void start_next(Shard& shard);
   bool handle_register(sip::Server& server, const sip::Incoming& request, TenantView tenant);
+  // How many extensions the tenants this shard owns have (to size the location table up front).
+  size_t owned_extensions(const TenantsConfig& config) const;
   void challenge(sip::Server& server, const sip::Incoming& request, std::string_view realm, uint8_t algorithms,
                  bool stale);
 
