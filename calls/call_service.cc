@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "sip/params.h"
 #include "sip/uri.h"
+#include "tenancy/registrar.h"
 #include "tenancy/routing.h"
 
 namespace parkd::calls {
@@ -400,13 +401,8 @@ void CallService::new_call(TransactionId id, const MessageView& m, const sip::Fl
   (void)sip::parse_uri(m.from.uri, from_uri);  // parsed by take_here
   const auto caller = config.find_extension(tenant.index(), from_uri.user);
   // SPEC section 3: 407 with Proxy-Authenticate; an unknown caller is challenged like a known one.
-  uint8_t algorithms = sip::digest_algorithm_md5 | sip::digest_algorithm_sha256;
-  sip::StoredHa1 stored;
-  if (caller) {
-    stored.md5 = &caller->ha1_md5();
-    stored.sha256 = caller->can_sha256() ? &caller->ha1_sha256() : nullptr;
-    if (!caller->can_sha256()) algorithms = sip::digest_algorithm_md5;
-  }
+  const tenancy::DigestCredentials credentials(caller);
+  const uint8_t algorithms = credentials.algorithms();
   auto challenge = [&](bool stale) {
     counters_.challenged.add();
     layer_->respond(id, 407, {}, {}, [&](sip::MessageWriter& w) {
@@ -418,7 +414,7 @@ void CallService::new_call(TransactionId id, const MessageView& m, const sip::Fl
     return;
   }
   const sip::AuthResult result =
-      authenticator->verify(m.proxy_authorization, m.method_text, tenant.domain(), caller ? &stored : nullptr, now);
+      authenticator->verify(m.proxy_authorization, m.method_text, tenant.domain(), credentials.stored(), now);
   if (result != sip::AuthResult::ok) {
     if (sip::auth_counts_as_failure(result)) {
       counters_.auth_failures.add();

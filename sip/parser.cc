@@ -49,6 +49,18 @@ inline bool is(char c, uint8_t cls) { return (char_class[static_cast<unsigned ch
 inline bool is_token_char(char c) { return is(c, k_token); }
 inline bool is_digit(char c) { return is(c, k_digit); }
 
+// quoted-string = SWS DQUOTE *(qdtext / quoted-pair) DQUOTE. `open` points at the opening quote (inside
+// [lo, end)); returns the closing one, or `end` when the string is not closed. Jumps from '"' or '\\' to the
+// next with one vector search.
+const char* closing_quote(const char* lo, const char* open, const char* end) {
+  const char* q = open + 1;
+  for (;;) {
+    q = internal::find_byte2(lo, q, end, '"', '\\');
+    if (q == end || *q == '"') return q;
+    q += end - q >= 2 ? 2 : 1;  // quoted-pair
+  }
+}
+
 bool is_token(std::string_view s) {
   if (s.empty()) return false;
   for (char c : s)
@@ -246,13 +258,8 @@ bool parse_name_addr(std::string_view s, NameAddrView& out, OnParam&& on_param) 
   const char* uri_begin = nullptr;
   const char* uri_end = nullptr;
   if (*p == '"') {
-    const char* q = p + 1;
-    for (;;) {
-      q = internal::find_byte2(lo, q, end, '"', '\\');
-      if (q == end) return false;
-      if (*q == '"') break;
-      q += end - q >= 2 ? 2 : 1;  // quoted-pair
-    }
+    const char* q = closing_quote(lo, p, end);
+    if (q == end) return false;
     out.display_name = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
     out.display_name_quoted = true;
     p = q + 1;
@@ -511,13 +518,8 @@ bool parse_auth(std::string_view s, AuthView& a) {
     std::string_view value;
     if (*p == '"') {
       // quoted-string = SWS DQUOTE *(qdtext / quoted-pair ) DQUOTE: jump from '"' or '\\' to the next.
-      const char* q = p + 1;
-      for (;;) {
-        q = internal::find_byte2(lo, q, end, '"', '\\');
-        if (q == end) return false;
-        if (*q == '"') break;
-        q += end - q >= 2 ? 2 : 1;  // quoted-pair
-      }
+      const char* q = closing_quote(lo, p, end);
+      if (q == end) return false;
       value = std::string_view(p + 1, static_cast<size_t>(q - p - 1));
       p = q + 1;
       while (p < end && is_lws(*p)) ++p;

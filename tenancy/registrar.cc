@@ -152,21 +152,15 @@ bool Registrar::handle_register(sip::Server& server, const sip::Incoming& reques
   sip::UriView to;
   (void)sip::parse_uri(m.to.uri, to);  // parsed by on_request
   const std::optional<ExtensionView> extension = config_->find_extension(tenant.index(), to.user);
-  // An unknown extension is challenged and verified exactly like a known one (against a dummy H(A1)), so
-  // the answers do not tell whether the number exists (SPEC section 3).
-  uint8_t algorithms = sip::digest_algorithm_md5 | sip::digest_algorithm_sha256;
-  sip::StoredHa1 stored;
-  if (extension) {
-    stored.md5 = &extension->ha1_md5();
-    stored.sha256 = extension->can_sha256() ? &extension->ha1_sha256() : nullptr;
-    if (!extension->can_sha256()) algorithms = sip::digest_algorithm_md5;
-  }
+  // An unknown extension is challenged and verified exactly like a known one (DigestCredentials).
+  const DigestCredentials credentials(extension);
+  const uint8_t algorithms = credentials.algorithms();
   if (!m.authorization.present) {
     challenge(server, request, tenant.domain(), algorithms, false);
     return true;
   }
   sip::AuthResult result =
-      authenticator_->verify(m.authorization, m.method_text, tenant.domain(), extension ? &stored : nullptr, now);
+      authenticator_->verify(m.authorization, m.method_text, tenant.domain(), credentials.stored(), now);
   if (result == sip::AuthResult::ok && m.authorization.username != to.user) {
     // Credentials of one extension registering another: no third-party registration.
     counters_.refused.add();

@@ -25,6 +25,27 @@
 
 namespace parkd::tenancy {
 
+// The digest side of an extension (or of a number that is no extension): what to verify against and which
+// algorithms to challenge with. An unknown number gets both algorithms and is verified against a dummy H(A1)
+// (stored() is nullptr), so it looks exactly like a wrong password (SPEC section 3); an extension known only
+// by its MD5 H(A1) is challenged with MD5 only (SPEC section 2). Used for REGISTER (401) and calls (407).
+class DigestCredentials {
+ public:
+  explicit DigestCredentials(const std::optional<ExtensionView>& extension) : known_(extension.has_value()) {
+    if (!extension) return;
+    stored_.md5 = &extension->ha1_md5();
+    stored_.sha256 = extension->can_sha256() ? &extension->ha1_sha256() : nullptr;
+    if (!extension->can_sha256()) algorithms_ = sip::digest_algorithm_md5;
+  }
+  const sip::StoredHa1* stored() const { return known_ ? &stored_ : nullptr; }
+  uint8_t algorithms() const { return algorithms_; }
+
+ private:
+  bool known_;
+  sip::StoredHa1 stored_;
+  uint8_t algorithms_ = sip::digest_algorithm_md5 | sip::digest_algorithm_sha256;
+};
+
 // What every shard's registrar shares, read-only once the shards run.
 struct RegistrarShared {
   sip::NonceSecret nonce_secret;
