@@ -521,13 +521,7 @@ void Shard::on_send_done(uint32_t slot, io_uring_cqe* cqe, bool tcp) {
   if (cqe->res <= 0) {
     counters_.send_errors.add();
     c->closing = true;
-    // Drop the whole queue.
-    while (c->send_head != 0) {
-      uint32_t head = c->send_head - 1;
-      c->send_head = slots_[head].next;
-      free_slot(head);
-    }
-    c->send_tail = 0;
+    drop_send_queue(*c);
     pump_tcp_send(index);
     return;
   }
@@ -673,10 +667,9 @@ void Shard::deliver_tcp(uint32_t index) {
   c.used -= offset;
 }
 
-void Shard::close_connection(uint32_t index) {
-  Connection& c = connections_[index];
-  if (c.fd < 0) return;
-  // Queued sends that never went out. A send still in flight (the head) frees its slot on completion.
+// Frees the slots of sends that never went out. A send still in flight (the head) frees its own slot when it
+// completes (on_send_done finds the connection gone or no longer in flight).
+void Shard::drop_send_queue(Connection& c) {
   bool first = true;
   for (uint32_t next = c.send_head; next != 0; first = false) {
     uint32_t slot = next - 1;
@@ -685,6 +678,12 @@ void Shard::close_connection(uint32_t index) {
   }
   c.send_head = c.send_tail = 0;
   c.send_in_flight = false;
+}
+
+void Shard::close_connection(uint32_t index) {
+  Connection& c = connections_[index];
+  if (c.fd < 0) return;
+  drop_send_queue(c);
   io_uring_sqe* e = sqe();
   timers_.cancel(c);
   io_uring_prep_close(e, c.fd);

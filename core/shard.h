@@ -197,6 +197,7 @@ class Shard {
   void deliver_tcp(uint32_t connection);
   void pump_tcp_send(uint32_t connection);
   void close_connection(uint32_t connection);
+  void drop_send_queue(Connection& c);
   void free_slot(uint32_t slot);
   static void on_idle(TimerEntry& entry);
   void drain_mailbox();

@@ -44,10 +44,6 @@ __attribute__((target("avx2"))) const char* find_stop_avx2(const char* p, const 
   return find_stop_sse2(p, end);
 }
 
-namespace {
-inline bool is_list_delimiter(char c) { return c == '"' || c == '\\' || c == '<' || c == '>' || c == ','; }
-}  // namespace
-
 const char* find_list_delimiter_scalar(const char* p, const char* end) {
   while (p < end && !is_list_delimiter(*p)) ++p;
   return p;

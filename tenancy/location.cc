@@ -57,6 +57,17 @@ RegisterResult refusal(uint16_t status, std::string_view reason) {
   return result;
 }
 
+// A binding's flow into its record (BindingView::flow() reads it back).
+template <class Record>
+void store_flow(Record& r, const Flow& flow) {
+  std::memcpy(r.address, flow.source.address, sizeof(r.address));
+  r.port = flow.source.port;
+  r.ipv6 = flow.source.ipv6 ? 1 : 0;
+  r.tcp = flow.transport == Transport::tcp ? 1 : 0;
+  r.connection_id = flow.connection_id;
+  r.socket_index = flow.socket_index;
+}
+
 }  // namespace
 
 // --- RegisterRequest
@@ -542,12 +553,7 @@ RegisterResult LocationTable::apply(uint32_t tenant, uint32_t extension, const R
     r.cseq = request.cseq;
     r.q = in.q;
     const Flow& flow = request.flow;
-    std::memcpy(r.address, flow.source.address, sizeof(r.address));
-    r.port = flow.source.port;
-    r.ipv6 = flow.source.ipv6 ? 1 : 0;
-    r.tcp = flow.transport == Transport::tcp ? 1 : 0;
-    r.connection_id = flow.connection_id;
-    r.socket_index = flow.socket_index;
+    store_flow(r, flow);
     append(key, index);  // newest last
     expiry_link(index);
     result.changed = true;
@@ -666,12 +672,7 @@ bool LocationTable::restore(uint32_t tenant, uint32_t extension, std::string_vie
   r.call_id_hash = call_id_hash;
   r.cseq = cseq;
   r.q = q_thousandths;
-  std::memcpy(r.address, flow.source.address, sizeof(r.address));
-  r.port = flow.source.port;
-  r.ipv6 = flow.source.ipv6 ? 1 : 0;
-  r.tcp = flow.transport == Transport::tcp ? 1 : 0;
-  r.connection_id = flow.connection_id;
-  r.socket_index = flow.socket_index;
+  store_flow(r, flow);
   ++live_count_;
   append(key, index);
   expiry_link(index);

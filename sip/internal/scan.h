@@ -32,6 +32,7 @@ inline bool is_stop_byte(unsigned char c) { return c < 0x20 || c == 0x7F; }
 // in [p, end), or `end`. SSE2 (the x86-64 baseline), reading only whole 16-byte blocks inside the range.
 const char* find_list_delimiter(const char* p, const char* end);
 const char* find_list_delimiter_scalar(const char* p, const char* end);
+inline bool is_list_delimiter(char c) { return c == '"' || c == '\\' || c == '<' || c == '>' || c == ','; }
 
 // The first ':', SP or HT in [p, end), or `end`: where a header name most likely ends. Inline because it runs
 // once per header line and usually finds its byte in the first 16-byte block (SSE2, whole blocks inside the
@@ -100,15 +101,12 @@ inline const char* find_byte(const char* lo, const char* p, const char* end, cha
   return p;
 }
 
-// The first `a` or `b` in [p, end), or `end`; the same loads as find_byte() (only [lo, end) is read). Finds the
-// closing quote of a quoted-string (a = '"', b = '\\' for a quoted-pair) in one or two 16-byte steps.
-inline const char* find_byte2(const char* lo, const char* p, const char* end, char a, char b) {
-  const __m128i na = _mm_set1_epi8(a);
-  const __m128i nb = _mm_set1_epi8(b);
-  auto hits = [&](const char* at) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
-    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, na), _mm_cmpeq_epi8(v, nb))));
-  };
+// The shared walk of the 16-byte scanners below: whole blocks from p, then one block ending exactly at `end`
+// when [lo, end) holds 16 bytes (bytes before p masked off) instead of a byte loop over the tail, else the
+// scalar test byte by byte. `hits(at)` is the 16-bit mask of matching bytes at [at, at + 16). Reads only
+// [lo, end), lo <= p.
+template <class Hits, class Match>
+inline const char* find_hit(const char* lo, const char* p, const char* end, Hits hits, Match match) {
   while (end - p >= 16) {
     const unsigned mask = hits(p);
     if (mask != 0) return p + __builtin_ctz(mask);
@@ -120,8 +118,20 @@ inline const char* find_byte2(const char* lo, const char* p, const char* end, ch
     const unsigned mask = hits(last) >> (p - last);
     return mask != 0 ? p + __builtin_ctz(mask) : end;
   }
-  while (p < end && *p != a && *p != b) ++p;
+  while (p < end && !match(*p)) ++p;
   return p;
+}
+
+// The first `a` or `b` in [p, end), or `end`; the same loads as find_byte() (only [lo, end) is read). Finds the
+// closing quote of a quoted-string (a = '"', b = '\\' for a quoted-pair) in one or two 16-byte steps.
+inline const char* find_byte2(const char* lo, const char* p, const char* end, char a, char b) {
+  const __m128i na = _mm_set1_epi8(a);
+  const __m128i nb = _mm_set1_epi8(b);
+  auto hits = [&](const char* at) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(at));
+    return static_cast<unsigned>(_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, na), _mm_cmpeq_epi8(v, nb))));
+  };
+  return find_hit(lo, p, end, hits, [a, b](char c) { return c == a || c == b; });
 }
 
 // find_list_delimiter() inline, for the short header values it runs on: whole 16-byte blocks from p, then one
@@ -136,18 +146,7 @@ inline const char* find_list_delimiter_from(const char* lo, const char* p, const
                      _mm_cmpeq_epi8(v, _mm_set1_epi8(','))));
     return static_cast<unsigned>(_mm_movemask_epi8(hit));
   };
-  while (end - p >= 16) {
-    const unsigned mask = hits(p);
-    if (mask != 0) return p + __builtin_ctz(mask);
-    p += 16;
-  }
-  if (p == end) return end;
-  if (end - lo >= 16) {
-    const char* const last = end - 16;
-    const unsigned mask = hits(last) >> (p - last);
-    return mask != 0 ? p + __builtin_ctz(mask) : end;
-  }
-  return find_list_delimiter_scalar(p, end);
+  return find_hit(lo, p, end, hits, is_list_delimiter);
 }
 
 }  // namespace parkd::sip::internal
