@@ -116,6 +116,7 @@ struct ReferContext {
   std::string_view referrer_number;  // the extension that sent the REFER (its leg's party)
   const sip::UriView* refer_to = nullptr;
   std::string_view refer_to_user;  // unescaped user part of the Refer-To URI
+  PartyView other;                 // the party that would be parked (views valid during on_refer)
 };
 
 struct InviteContext {
@@ -306,6 +307,7 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
   Call* from_ref(CallRef ref) const;
   size_t build_hold_sdp(const sip::Flow& flow, char* out, size_t capacity) const;
   std::optional<tenancy::ExtensionView> leg_extension(const Call& call, LegIndex leg) const;
+  PartyView party_of(const Call& call, LegIndex leg) const;
 
   unsigned shard_index_;
   const CallsShared& shared_;

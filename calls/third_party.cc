@@ -54,16 +54,20 @@ std::optional<tenancy::ExtensionView> CallService::leg_extension(const Call& cal
 std::optional<PartyView> CallService::party(CallRef ref) const {
   const Call* call = from_ref(ref);
   if (call == nullptr) return std::nullopt;
-  const Leg& a = call->legs[leg_a];
+  return party_of(*call, leg_a);
+}
+
+PartyView CallService::party_of(const Call& call, LegIndex leg) const {
+  const Leg& l = call.legs[leg];
   PartyView view;
-  if (auto extension = leg_extension(*call, leg_a)) {
+  if (auto extension = leg_extension(call, leg)) {
     view.display = extension->display_name();
     view.number = extension->number();
   }
-  view.uri = uri_of(text(*call, a.remote_uri));
-  view.call_id = text(*call, a.call_id);
-  view.local_tag = text(*call, a.local_tag);
-  view.remote_tag = text(*call, a.remote_tag);
+  view.uri = uri_of(text(call, l.remote_uri));
+  view.call_id = text(call, l.call_id);
+  view.local_tag = text(call, l.local_tag);
+  view.remote_tag = text(call, l.remote_tag);
   return view;
 }
 
@@ -153,6 +157,7 @@ void CallService::refer(TransactionId id, Call& call, LegIndex leg, const Messag
     context.referrer_number = referrer_extension ? referrer_extension->number() : std::string_view{};
     context.refer_to = &target;
     context.refer_to_user = target_user;
+    context.other = party_of(call, other);
     status = features_->on_refer(*this, context, handle);
   }
   if (status != 202) {
@@ -160,7 +165,6 @@ void CallService::refer(TransactionId id, Call& call, LegIndex leg, const Messag
     layer_->respond(id, status == 0 ? 404 : status);
     return;
   }
-  (void)other;
   Call* referrer = nullptr;
   Call* party = nullptr;
   if (!split(call, leg, referrer, party)) {
@@ -185,8 +189,7 @@ bool CallService::copy_leg(const Call& from, LegIndex from_leg, Call& to, LegInd
   Leg& t = to.legs[to_leg];
   bool ok = keep(to, t.call_id, text(from, f.call_id)) && keep(to, t.local_tag, text(from, f.local_tag)) &&
             keep(to, t.remote_tag, text(from, f.remote_tag)) && keep(to, t.local_uri, text(from, f.local_uri)) &&
-            keep(to, t.remote_uri, text(from, f.remote_uri)) &&
-            keep(to, t.remote_target, text(from, f.remote_target));
+            keep(to, t.remote_uri, text(from, f.remote_uri)) && keep(to, t.remote_target, text(from, f.remote_target));
   for (uint32_t i = 0; ok && i < f.route_count; ++i) ok = keep(to, t.routes[i], text(from, f.routes[i]));
   t.route_count = f.route_count;
   t.local_cseq = f.local_cseq;
@@ -358,11 +361,11 @@ bool CallService::connect(Call& call, uint32_t tenant, uint32_t extension, uint3
     return false;
   Leg& b = call.legs[leg_b];
   char token[sip::token_size];
-  bool ok = keep(call, b.call_id, sip::write_token(++token_counter_, token_key_, token)) &&
-            keep(call, b.local_tag, sip::write_token(++token_counter_, token_key_, token)) &&
-            keep_name_addr(call, b.local_uri, party_display,
-                           std::string_view(party_uri, static_cast<size_t>(party_size))) &&
-            keep_name_addr(call, b.remote_uri, {}, std::string_view(callee_uri, static_cast<size_t>(callee_size)));
+  bool ok =
+      keep(call, b.call_id, sip::write_token(++token_counter_, token_key_, token)) &&
+      keep(call, b.local_tag, sip::write_token(++token_counter_, token_key_, token)) &&
+      keep_name_addr(call, b.local_uri, party_display, std::string_view(party_uri, static_cast<size_t>(party_size))) &&
+      keep_name_addr(call, b.remote_uri, {}, std::string_view(callee_uri, static_cast<size_t>(callee_size)));
   if (!ok) return false;
   b.local_cseq = 1;
   dialogs_.insert_or_assign(text(call, b.call_id), call.index << 1 | leg_b);
@@ -385,8 +388,7 @@ void CallService::connect_response(Call& call, uint32_t branch, const MessageVie
   const uint16_t code = response.status_code;
   if (call.connect_cseq != 0) {
     // A device answered already; its 2xx waits for leg A's answer before parkd ACKs it.
-    if (code >= 200 && code < 300 && branch != call.connect_branch)
-      hang_up_stray(response, call.branches[branch].flow);
+    if (code >= 200 && code < 300 && branch != call.connect_branch) hang_up_stray(response, call.branches[branch].flow);
     return;
   }
   if (call.branches[branch].final_status != 0 || code < 200) return;
