@@ -110,8 +110,8 @@ uint16_t ParkService::on_refer(calls::CallService& /*calls*/, const calls::Refer
   return 202;
 }
 
-void ParkService::on_parked_event(calls::CallService& calls, uint64_t handle, ParkedEvent event,
-                                  calls::CallRef call, uint16_t /*status*/) {
+void ParkService::on_parked_event(calls::CallService& calls, uint64_t handle, ParkedEvent event, calls::CallRef call,
+                                  uint16_t /*status*/) {
   const CallRef ref = unpack(handle);
   const auto view = table_.get(ref);
   if (!view || is_final(view->state())) {
@@ -126,8 +126,7 @@ void ParkService::on_parked_event(calls::CallService& calls, uint64_t handle, Pa
     case ParkedEvent::park_failed:
       // Nothing was parked: forget it without telling anyone.
       (void)table_.finish(ref, ParkState::abandoned);
-      if (auto extension = table_.find_extension(view->domain(), view->extension()))
-        table_.reported(extension->ref());
+      if (auto extension = table_.find_extension(view->domain(), view->extension())) table_.reported(extension->ref());
       return;
     case ParkedEvent::held:
       arm(ref);
@@ -137,12 +136,8 @@ void ParkService::on_parked_event(calls::CallService& calls, uint64_t handle, Pa
       counters_.abandoned.add();
       finish(ref, ParkState::abandoned);
       return;
-    case ParkedEvent::retrieved:
-      finish(ref, ParkState::retrieved);
-      return;
-    case ParkedEvent::retrieve_failed:
-      (void)table_.release(ref);
-      return;
+    case ParkedEvent::retrieved: finish(ref, ParkState::retrieved); return;
+    case ParkedEvent::retrieve_failed: (void)table_.release(ref); return;
     case ParkedEvent::recall_answered:
       counters_.recalls_answered.add();
       finish(ref, ParkState::recalled);

@@ -76,9 +76,10 @@ class ParkService final : public calls::FeatureHandler, public tenancy::Registra
     uint32_t index = 0;
     uint32_t generation = 0;  // of the record it was armed for
   };
-  static uint64_t pack(CallRef ref) { return (static_cast<uint64_t>(ref.generation) << 32) | ref.index; }
+  // A handle for the call layer, never 0 (its "no handle"): the record index + 1 and its generation.
+  static uint64_t pack(CallRef ref) { return (static_cast<uint64_t>(ref.generation) << 32) | (ref.index + 1); }
   static CallRef unpack(uint64_t handle) {
-    return {static_cast<uint32_t>(handle & 0xFFFFFFFF), static_cast<uint32_t>(handle >> 32)};
+    return {static_cast<uint32_t>(handle & 0xFFFFFFFF) - 1, static_cast<uint32_t>(handle >> 32)};
   }
   uint64_t now_ms() const;
   void arm(CallRef ref);
@@ -97,9 +98,9 @@ class ParkService final : public calls::FeatureHandler, public tenancy::Registra
   const tenancy::Registrar& registrar_;
   ParkTable table_;
   std::unique_ptr<RecordTimer[]> timers_;
-  std::vector<calls::CallRef> call_of_;          // per record: the call layer's call
-  std::vector<uint32_t> retriever_of_;           // per record: the retriever's extension (config index)
-  std::unique_ptr<char[]> message_;              // the NOTIFY being built
+  std::vector<calls::CallRef> call_of_;  // per record: the call layer's call
+  std::vector<uint32_t> retriever_of_;   // per record: the retriever's extension (config index)
+  std::unique_ptr<char[]> message_;      // the NOTIFY being built
   sip::TokenKey token_key_;
   uint64_t token_counter_ = 0;
   ParkCounters counters_;

@@ -95,7 +95,11 @@ bool Phone::invite(const std::string& number, const std::string& body, const std
   dialog_.local_tag = "t" + number_ + std::to_string(branches_);
   dialog_.local_uri = aor();
   dialog_.cseq = 1;
-  invite_uri_ = "sip:" + number + "@" + domain_;
+  // "*88103;park-id=p4f2a": the URI parameters follow the host.
+  const size_t semicolon = number.find(';');
+  invite_uri_ = semicolon == std::string::npos
+                    ? "sip:" + number + "@" + domain_
+                    : "sip:" + number.substr(0, semicolon) + "@" + domain_ + number.substr(semicolon);
   dialog_.remote_uri = invite_uri_;
   invite_body_ = body;
   invite_extra_ = extra;
