@@ -357,5 +357,115 @@ TEST(Park, DeviceRegisteringWhileParkedIsToldAtOnce) {
   EXPECT_TRUE(x.carol.silent(300ms)) << "only the new device is told";
 }
 
+// A tenants file of the test's own: acme with its own feature codes and short park timers, globex with the
+// defaults.
+class ShortParkTenants {
+ public:
+  ShortParkTenants() {
+    std::string pattern = ::testing::TempDir() + "parkd-park-XXXXXX";
+    dir_ = mkdtemp(pattern.data()) != nullptr ? pattern : "";
+    path_ = dir_ + "/tenants.json";
+    std::ofstream(path_) << R"({"tenants": [
+      {"name": "acme", "domain": "acme.example.com",
+       "feature_codes": {"park": "*70", "retrieve": "*71"},
+       "park": {"recall_after_s": 1, "recall_ring_s": 1, "max_park_s": 4, "max_parked_per_extension": 1},
+       "extensions": [
+         {"number": "101", "password": "acme101-secret", "display_name": "Alice"},
+         {"number": "102", "password": "acme102-secret", "display_name": "Bob"},
+         {"number": "103", "password": "acme103-secret", "display_name": "Carol"},
+         {"number": "104", "password": "acme104-secret", "display_name": "Dave"}]},
+      {"name": "globex", "domain": "globex.example.com",
+       "extensions": [{"number": "101", "password": "globex101-secret"}]}]})";
+  }
+  ~ShortParkTenants() {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string dir_;
+  std::string path_;
+};
+
+// The next park-info whose (first) call is in `state`, skipping the intermediate ones.
+ParkInfo park_info_in_state(Phone& phone, const std::string& state) {
+  for (int i = 0; i < 12; ++i) {
+    ParkInfo info = next_park_info(phone);
+    if (info.elements.empty()) return info;
+    if (info.attribute("parked-call" + ns, "state") == state) return info;
+  }
+  return {};
+}
+
+TEST(Park, TenantCodesRecallUnansweredThenAnswered) {
+  ShortParkTenants tenants;
+  Parkd parkd({"--shards", "2", "--tenants", tenants.path()});
+  ASSERT_TRUE(parkd.ready());
+  Acme x(parkd.at());
+  ASSERT_TRUE(x.carol.register_device());
+  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  // acme changed its codes: *68 is nothing there now.
+  x.alice.send_in_dialog("REFER", "", refer_to("*68103"));
+  Parsed old_code = x.alice.wait_response("REFER");
+  ASSERT_TRUE(old_code.ok);
+  EXPECT_EQ(old_code->status_code, 404);
+  ASSERT_NO_FATAL_FAILURE(park(x.alice, x.bob, "*70103"));
+  ParkInfo parked = next_park_info(x.carol);
+  EXPECT_EQ(parked.attribute("parked-call" + ns, "state"), "parked");
+  EXPECT_EQ(parked.attribute("retrieve" + ns, "uri").rfind("sip:*71103@acme.example.com;park-id=", 0), 0u)
+      << parked.attribute("retrieve" + ns, "uri");
+  ASSERT_TRUE(x.alice.register_device());
+  // First recall: Alice's device rings with Bob as the caller and nobody answers.
+  Parsed recall = x.alice.wait_request("INVITE");
+  ASSERT_TRUE(recall.ok) << "the parker is rung back after recall_after_s";
+  EXPECT_EQ(recall->from.uri, "sip:102@acme.example.com");
+  EXPECT_EQ(recall->from.display_name, "Bob");
+  x.alice.reply(recall, 180);
+  EXPECT_EQ(park_info_in_state(x.carol, "recalling").attribute("parked-call" + ns, "state"), "recalling");
+  Parsed cancel = x.alice.wait_request("CANCEL");
+  ASSERT_TRUE(cancel.ok) << "an unanswered recall is cancelled after recall_ring_s";
+  x.alice.reply(cancel, 200);
+  x.alice.reply(recall, 487);
+  EXPECT_EQ(park_info_in_state(x.carol, "parked").attribute("parked-call" + ns, "state"), "parked");
+  // The recall repeats; this time Alice answers and is bridged with Bob.
+  Parsed again = x.alice.wait_request("INVITE");
+  ASSERT_TRUE(again.ok);
+  EXPECT_TRUE(again->body.empty()) << "a delayed offer: the answering device offers";
+  x.alice.reply(again, 200, retriever_sdp);
+  Parsed reinvite = x.bob.wait_request("INVITE");
+  ASSERT_TRUE(reinvite.ok);
+  EXPECT_EQ(reinvite->body, retriever_sdp);
+  x.bob.reply(reinvite, 200, answer_sdp);
+  EXPECT_TRUE(x.bob.wait_request("ACK").ok);
+  Parsed ack = x.alice.wait_request("ACK");
+  ASSERT_TRUE(ack.ok);
+  EXPECT_EQ(ack->body, answer_sdp);
+  EXPECT_EQ(park_info_in_state(x.carol, "recalled").attribute("parked-call" + ns, "state"), "recalled");
+}
+
+TEST(Park, FullExtensionIs486AndAnUnrecalledCallExpires) {
+  ShortParkTenants tenants;
+  Parkd parkd({"--shards", "2", "--tenants", tenants.path()});
+  ASSERT_TRUE(parkd.ready());
+  Acme x(parkd.at());
+  ASSERT_TRUE(x.carol.register_device());
+  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_NO_FATAL_FAILURE(park(x.alice, x.bob, "*70103"));
+  (void)next_park_info(x.carol);
+  // max_parked_per_extension is 1: a second park at 103 is refused and that call stays as it was.
+  Phone erin(parkd.at(), "104", acme, "acme104-secret");
+  ASSERT_TRUE(establish(x.dave, erin, "104"));
+  x.dave.send_in_dialog("REFER", "", refer_to("*70103"));
+  Parsed full = x.dave.wait_response("REFER");
+  ASSERT_TRUE(full.ok);
+  EXPECT_EQ(full->status_code, 486) << full.bytes;
+  // Alice has no device registered: the recall cannot ring, and after max_park_s the call is ended.
+  Parsed bye = x.bob.wait_request("BYE", std::chrono::seconds(8));
+  ASSERT_TRUE(bye.ok) << "an expired park ends the parked party's call";
+  x.bob.reply(bye, 200);
+  EXPECT_EQ(park_info_in_state(x.carol, "expired").attribute("parked-call" + ns, "state"), "expired");
+}
+
 }  // namespace
 }  // namespace parkd::test
