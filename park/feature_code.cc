@@ -63,8 +63,8 @@ Result<FeatureMatch, FeatureCodeError> match_feature_user(std::string_view user,
   if (all_digits(user) && tenant.find_extension(user)) return match;
   // Rule 2: the longest code that prefixes the user part.
   std::string_view code;
-  for (const auto& [kind, candidate] : {std::pair{FeatureKind::park, tenant.park_code()},
-                                       std::pair{FeatureKind::retrieve, tenant.retrieve_code()}}) {
+  for (const auto& [kind, candidate] :
+       {std::pair{FeatureKind::park, tenant.park_code()}, std::pair{FeatureKind::retrieve, tenant.retrieve_code()}}) {
     if (!candidate.empty() && user.starts_with(candidate) && candidate.size() > code.size()) {
       code = candidate;
       match.kind = kind;

@@ -36,8 +36,8 @@ namespace parkd::park {
 enum class FeatureKind : uint8_t { none, park, retrieve };
 
 struct FeatureMatch {
-  FeatureKind kind = FeatureKind::none;  // none: not a feature code; handle the URI as an ordinary target
-  bool own_extension = false;            // the code alone (or with '#'): the target is the requester's own
+  FeatureKind kind = FeatureKind::none;          // none: not a feature code; handle the URI as an ordinary target
+  bool own_extension = false;                    // the code alone (or with '#'): the target is the requester's own
   std::optional<tenancy::ExtensionView> target;  // set whenever kind != none
   bool has_park_id = false;                      // retrieve only: the URI carried ;park-id=
   ParkId park_id;

@@ -7,7 +7,7 @@ namespace parkd::park {
 namespace {
 
 constexpr std::string_view replacement = "\xEF\xBF\xBD";  // U+FFFD in UTF-8
-constexpr size_t escape_factor = 6;                      // "&quot;" for one byte; U+FFFD is 3 for 1
+constexpr size_t escape_factor = 6;                       // "&quot;" for one byte; U+FFFD is 3 for 1
 
 // Appends into a fixed buffer; once something does not fit it stays failed and writes nothing more.
 class Out {
@@ -228,8 +228,7 @@ size_t park_info_size_max(const ExtensionParkView& extension, std::string_view r
   for (const ParkedCallView call : extension) {
     const size_t texts = call.parked_display().size() + call.parked_uri().size() + call.parker_display().size() +
                          call.parker_uri().size() + call.call_id().size() + call.local_tag().size() +
-                         call.remote_tag().size() + call.retriever_display().size() +
-                         call.retriever_extension().size();
+                         call.remote_tag().size() + call.retriever_display().size() + call.retriever_extension().size();
     size += call_markup + 2 * key + 3 * retrieve_code.size() + texts * escape_factor;
   }
   return size;

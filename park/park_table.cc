@@ -261,8 +261,10 @@ Result<CallRef, ParkError> ParkTable::park(const ParkRequest& q, const ParkLimit
 
   ExtensionSlot& e = extensions_[extension];
   r.prev = e.live_tail;
-  if (e.live_tail != none) records_[e.live_tail].next = index;
-  else e.live_head = index;
+  if (e.live_tail != none)
+    records_[e.live_tail].next = index;
+  else
+    e.live_head = index;
   e.live_tail = index;
   ++e.live_count;
   ++tenants_[tenant].live_count;
@@ -279,8 +281,10 @@ void ParkTable::mark_changed(uint32_t extension) {
   e.changed = true;
   e.changed_prev = changed_tail_;
   e.changed_next = none;
-  if (changed_tail_ != none) extensions_[changed_tail_].changed_next = extension;
-  else changed_head_ = extension;
+  if (changed_tail_ != none)
+    extensions_[changed_tail_].changed_next = extension;
+  else
+    changed_head_ = extension;
   changed_tail_ = extension;
 }
 
@@ -292,7 +296,8 @@ bool ParkTable::live_ref(CallRef call) const {
 }
 
 std::optional<ParkedCallView> ParkTable::get(CallRef call) const {
-  if (call.index >= records_.size() || !records_[call.index].in_use || records_[call.index].generation != call.generation)
+  if (call.index >= records_.size() || !records_[call.index].in_use ||
+      records_[call.index].generation != call.generation)
     return std::nullopt;
   return ParkedCallView(*this, call.index);
 }
@@ -381,10 +386,14 @@ bool ParkTable::return_to_park(CallRef call, uint64_t recall_at_ms) {
 void ParkTable::unlink_live(uint32_t index) {
   Record& r = records_[index];
   ExtensionSlot& e = extensions_[r.extension];
-  if (r.prev != none) records_[r.prev].next = r.next;
-  else e.live_head = r.next;
-  if (r.next != none) records_[r.next].prev = r.prev;
-  else e.live_tail = r.prev;
+  if (r.prev != none)
+    records_[r.prev].next = r.next;
+  else
+    e.live_head = r.next;
+  if (r.next != none)
+    records_[r.next].prev = r.prev;
+  else
+    e.live_tail = r.prev;
   r.prev = r.next = none;
   --e.live_count;
 }
@@ -397,8 +406,10 @@ bool ParkTable::finish(CallRef call, ParkState final_state, std::string_view ret
   unlink_live(index);
   ExtensionSlot& e = extensions_[r.extension];
   r.prev = e.departed_tail;
-  if (e.departed_tail != none) records_[e.departed_tail].next = index;
-  else e.departed_head = index;
+  if (e.departed_tail != none)
+    records_[e.departed_tail].next = index;
+  else
+    e.departed_head = index;
   e.departed_tail = index;
   ++e.departed_count;
   --tenants_[e.tenant].live_count;
@@ -465,10 +476,14 @@ void ParkTable::reported(ExtensionRef ref) {
   e.departed_head = e.departed_tail = none;
   e.departed_count = 0;
   if (e.changed) {
-    if (e.changed_prev != none) extensions_[e.changed_prev].changed_next = e.changed_next;
-    else changed_head_ = e.changed_next;
-    if (e.changed_next != none) extensions_[e.changed_next].changed_prev = e.changed_prev;
-    else changed_tail_ = e.changed_prev;
+    if (e.changed_prev != none)
+      extensions_[e.changed_prev].changed_next = e.changed_next;
+    else
+      changed_head_ = e.changed_next;
+    if (e.changed_next != none)
+      extensions_[e.changed_next].changed_prev = e.changed_prev;
+    else
+      changed_tail_ = e.changed_prev;
     e.changed = false;
     e.changed_prev = e.changed_next = none;
   }

@@ -117,9 +117,9 @@ struct ParkLimits {
 };
 
 struct ParkTableConfig {
-  uint32_t capacity = 1024;  // live calls in this shard (1 to park_capacity_max)
-  uint64_t version_seed = 0;             // 0: the wall clock in microseconds (CLOCK_REALTIME)
-  std::array<uint64_t, 2> id_key = {};   // both 0: 128 random bits (getrandom)
+  uint32_t capacity = 1024;             // live calls in this shard (1 to park_capacity_max)
+  uint64_t version_seed = 0;            // 0: the wall clock in microseconds (CLOCK_REALTIME)
+  std::array<uint64_t, 2> id_key = {};  // both 0: 128 random bits (getrandom)
 };
 
 class ParkTable;
@@ -156,7 +156,8 @@ class ParkedCallView {
   uint32_t index_;
 };
 
-// The calls of one extension: live ones oldest first, then departed ones in the order they left.
+// The calls of one extension: live ones oldest first, then departed ones in the order they left. Hold the
+// optional in a variable before iterating: `for (c : *table.extension(ref))` iterates a destroyed temporary.
 class ExtensionParkView {
  public:
   class Iterator {
@@ -205,8 +206,7 @@ class ParkTable {
   std::optional<CallRef> oldest(std::string_view domain, std::string_view number) const;
 
   // Retrieve: claims the oldest unclaimed live call at the extension, or the one with `id` there.
-  Result<CallRef, ClaimError> claim(std::string_view domain, std::string_view number,
-                                    const ParkId* id = nullptr);
+  Result<CallRef, ClaimError> claim(std::string_view domain, std::string_view number, const ParkId* id = nullptr);
   // Claims a call the caller already holds (the parker answered the recall). Parked or recalling, unclaimed.
   Result<CallRef, ClaimError> claim(CallRef call);
   // Gives a claimed call back to the park (the retrieve failed). No visible change: no new version.
@@ -267,10 +267,10 @@ class ParkTable {
   };
   struct Record {
     uint32_t generation = 0;
-    uint32_t extension = none;          // slot in extensions_
-    uint32_t prev = none;               // in the extension's live or departed list
-    uint32_t next = none;               // ... or, when free, the next free record
-    uint64_t id_hash = 0;               // the key of ids_
+    uint32_t extension = none;  // slot in extensions_
+    uint32_t prev = none;       // in the extension's live or departed list
+    uint32_t next = none;       // ... or, when free, the next free record
+    uint64_t id_hash = 0;       // the key of ids_
     ParkId id;
     ParkState state = ParkState::parked;
     bool in_use = false;

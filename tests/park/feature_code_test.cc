@@ -97,9 +97,10 @@ TEST_F(FeatureCodeTest, TheUserPartAlone) {
 }
 
 TEST_F(FeatureCodeTest, BadParkIdsAreErrors) {
-  for (const char* bad : {"sip:*88103@acme.example.com;park-id", "sip:*88103@acme.example.com;park-id=p4f2a",
-                          "sip:*88103@acme.example.com;park-id=p4f2a00", "sip:*88103@acme.example.com;park-id=x4f2a0",
-                          "sip:*88103@acme.example.com;park-id=p4f2i0", "sip:*88103@acme.example.com;park-id=p4f2a%30%30"})
+  for (const char* bad :
+       {"sip:*88103@acme.example.com;park-id", "sip:*88103@acme.example.com;park-id=p4f2a",
+        "sip:*88103@acme.example.com;park-id=p4f2a00", "sip:*88103@acme.example.com;park-id=x4f2a0",
+        "sip:*88103@acme.example.com;park-id=p4f2i0", "sip:*88103@acme.example.com;park-id=p4f2a%30%30"})
     EXPECT_EQ(uri(bad), "error malformed park-id") << bad;
   // Not even a URI (an empty parameter value, a broken escape): not a feature code at all.
   EXPECT_EQ(uri("sip:*88103@acme.example.com;park-id="), "none");

@@ -351,7 +351,8 @@ TEST(ParkTable, ChangedExtensionsAreListedInOrderOfFirstChange) {
     order.push_back(std::string(table.extension(*e)->domain()) + "/" + std::string(table.extension(*e)->extension()));
     table.reported(*e);
   }
-  EXPECT_EQ(order, (std::vector<std::string>{"acme.example.com/103", "globex.example.com/103", "acme.example.com/104"}));
+  EXPECT_EQ(order,
+            (std::vector<std::string>{"acme.example.com/103", "globex.example.com/103", "acme.example.com/104"}));
 }
 
 TEST(ParkTable, RecallStates) {
