@@ -256,7 +256,7 @@ Result<CallRef, ParkError> ParkTable::park(const ParkRequest& q, const ParkLimit
   r.recall_at_ms = q.recall_at_ms;
   r.max_park_at_ms = q.max_park_at_ms;
   r.handle = q.handle;
-  for (uint8_t f = 0; f < std::size(texts); ++f) store(index, static_cast<Field>(f), texts[f]);
+  for (size_t f = 0; f < std::size(texts); ++f) store(index, static_cast<Field>(f), texts[f]);
   id_index_.insert(hash, index);
 
   ExtensionSlot& e = extensions_[extension];

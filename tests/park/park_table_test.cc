@@ -4,8 +4,8 @@
 #include "park/park_table.h"
 
 #include <gtest/gtest.h>
-#include <time.h>
 
+#include <ctime>
 #include <set>
 #include <string>
 #include <vector>
