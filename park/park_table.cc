@@ -383,6 +383,12 @@ bool ParkTable::return_to_park(CallRef call, uint64_t recall_at_ms) {
   return true;
 }
 
+bool ParkTable::set_handle(CallRef call, uint64_t handle) {
+  if (!get(call)) return false;
+  records_[call.index].handle = handle;
+  return true;
+}
+
 void ParkTable::unlink_live(uint32_t index) {
   Record& r = records_[index];
   ExtensionSlot& e = extensions_[r.extension];

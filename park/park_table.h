@@ -221,6 +221,9 @@ class ParkTable {
   bool finish(CallRef call, ParkState final_state, std::string_view retriever_display = {},
               std::string_view retriever_extension = {});
 
+  // Replaces the service's handle (no visible change). False when the reference is stale.
+  bool set_handle(CallRef call, uint64_t handle);
+
   // The extension changed longest ago and not reported since, if any.
   std::optional<ExtensionRef> next_changed() const;
   // Its park-info body has been built (or nobody was there to tell): forgets its departed calls, takes it off

@@ -476,6 +476,9 @@ TEST(ParkTable, CapacityIsReusedAfterFree) {
   EXPECT_FALSE(table.get(refs[1]));
   EXPECT_EQ(table.claim(refs[1]).error(), ClaimError::no_such_call);
   EXPECT_EQ(table.get(again)->handle(), 9U);
+  EXPECT_TRUE(table.set_handle(again, 10));
+  EXPECT_EQ(table.get(again)->handle(), 10U);
+  EXPECT_FALSE(table.set_handle(refs[1], 11));
   size_t live = 0;
   table.for_each_live([&](ParkedCallView) { ++live; });
   EXPECT_EQ(live, 3U);
