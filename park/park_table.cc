@@ -481,19 +481,38 @@ void ParkTable::reported(ExtensionRef ref) {
   }
   e.departed_head = e.departed_tail = none;
   e.departed_count = 0;
-  if (e.changed) {
-    if (e.changed_prev != none)
-      extensions_[e.changed_prev].changed_next = e.changed_next;
-    else
-      changed_head_ = e.changed_next;
-    if (e.changed_next != none)
-      extensions_[e.changed_next].changed_prev = e.changed_prev;
-    else
-      changed_tail_ = e.changed_prev;
-    e.changed = false;
-    e.changed_prev = e.changed_next = none;
-  }
+  unlink_changed(ref.index);
   if (e.live_count == 0) free_extension(ref.index);
+}
+
+void ParkTable::unlink_changed(uint32_t extension) {
+  ExtensionSlot& e = extensions_[extension];
+  if (!e.changed) return;
+  if (e.changed_prev != none)
+    extensions_[e.changed_prev].changed_next = e.changed_next;
+  else
+    changed_head_ = e.changed_next;
+  if (e.changed_next != none)
+    extensions_[e.changed_next].changed_prev = e.changed_prev;
+  else
+    changed_tail_ = e.changed_prev;
+  e.changed = false;
+  e.changed_prev = e.changed_next = none;
+}
+
+bool ParkTable::withdraw(CallRef call) {
+  if (!live_ref(call)) return false;
+  const uint32_t extension = records_[call.index].extension;
+  unlink_live(call.index);
+  ExtensionSlot& e = extensions_[extension];
+  --tenants_[e.tenant].live_count;
+  --live_count_;
+  free_record(call.index);
+  if (e.live_count == 0 && e.departed_count == 0) {
+    unlink_changed(extension);
+    free_extension(extension);
+  }
+  return true;
 }
 
 // --- views

@@ -218,10 +218,11 @@ TEST(ParkInfo, EveryCallOfTheExtensionInOrderWithItsState) {
   EXPECT_EQ(calls[0]->child("parked")->attribute("display"), "Second");
   EXPECT_EQ(calls[0]->attribute("state"), "recalling");
   EXPECT_EQ(calls[0]->attribute("recall-in"), "<absent>");
-  EXPECT_NE(calls[0]->child("retrieve"), nullptr);
+  EXPECT_EQ(calls[0]->child("retrieve"), nullptr);  // the parker's while the recall rings
   EXPECT_EQ(calls[1]->child("parked")->attribute("display"), "Third");
   EXPECT_EQ(calls[1]->attribute("state"), "parked");
   EXPECT_EQ(calls[1]->attribute("recall-in"), "0");
+  EXPECT_NE(calls[1]->child("retrieve"), nullptr);
   EXPECT_EQ(calls[1]->attribute("parked-at"), "2026-11-26T10:17:02Z");
   EXPECT_EQ(calls[1]->attribute("id"), std::string(table.get(c)->id().view()));
   EXPECT_EQ(calls[2]->child("parked")->attribute("display"), "First");

@@ -340,6 +340,35 @@ TEST(ParkTable, ADepartedCallIsReportedOnceThenGone) {
   table.reported(ref);  // a stale reference is ignored
 }
 
+TEST(ParkTable, AWithdrawnParkLeavesNoTrace) {
+  ParkTable table(config(8));
+  // Alone at its extension: the extension is forgotten and nothing is left to report.
+  const CallRef a = park_ok(table, request(acme, "103", 1));
+  EXPECT_TRUE(table.withdraw(a));
+  EXPECT_FALSE(table.withdraw(a));
+  EXPECT_FALSE(table.get(a));
+  EXPECT_FALSE(table.find_extension(acme, "103"));
+  EXPECT_FALSE(table.next_changed());
+  EXPECT_EQ(table.live_count(), 0U);
+  EXPECT_EQ(table.records_in_use(), 0U);
+  EXPECT_EQ(table.tenant_live_count(acme), 0U);
+  // Beside a departed call not yet reported: that one is still reported.
+  const CallRef b = park_ok(table, request(acme, "103", 2));
+  const CallRef c = park_ok(table, request(acme, "103", 3));
+  ASSERT_TRUE(table.finish(b, ParkState::abandoned));
+  EXPECT_TRUE(table.withdraw(c));
+  const auto changed = table.next_changed();
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(handles(table, acme, "103"), (std::vector<uint64_t>{2}));
+  table.reported(*changed);
+  EXPECT_FALSE(table.find_extension(acme, "103"));
+  EXPECT_EQ(table.records_in_use(), 0U);
+  // A departed call cannot be withdrawn.
+  const CallRef d = park_ok(table, request(acme, "104", 4));
+  ASSERT_TRUE(table.finish(d, ParkState::expired));
+  EXPECT_FALSE(table.withdraw(d));
+}
+
 TEST(ParkTable, ChangedExtensionsAreListedInOrderOfFirstChange) {
   ParkTable table(config(8));
   const CallRef a = park_ok(table, request(acme, "103", 1));
@@ -363,7 +392,7 @@ TEST(ParkTable, RecallStates) {
   EXPECT_FALSE(table.start_recall(a));
   EXPECT_EQ(table.get(a)->state(), ParkState::recalling);
   EXPECT_EQ(table.get(a)->recall_count(), 1U);
-  // A recalling call can still be retrieved (the service then stops the recall).
+  // The table lets a recalling call be claimed; the service claims it itself for the recall (docs/DECISIONS.md).
   EXPECT_EQ(*table.oldest(acme, "103"), a);
   EXPECT_TRUE(table.return_to_park(a, 90'000));
   EXPECT_EQ(table.get(a)->state(), ParkState::parked);
