@@ -25,7 +25,7 @@ bool parse_address(std::string_view text, uint16_t default_port, Address& out);
 std::string format_address(const Address& a);
 
 struct Config {
-  std::string scenario = "options";  // options, register, register-noauth, calls
+  std::string scenario = "options";  // options, register, register-noauth, calls, park
   Address target;                    // default 127.0.0.1:5060
   std::string bind_host;             // default: 127.0.0.1 or ::1 by the target's family
   uint32_t sockets = 64;

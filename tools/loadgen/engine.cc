@@ -307,6 +307,18 @@ bool Engine::await_request(Slot& slot) {
   return true;
 }
 
+void Engine::end_wait(Slot& slot) {
+  if (slot.request_id == 0) return;
+  if (InflightEntry* e = inflight_.find(slot.request_id)) inflight_.erase(*e);
+  slot.request_id = 0;
+}
+
+uint64_t Engine::submit_now() {
+  const uint64_t now = clock_ns();
+  io_uring_submit(&ring_);
+  return now;
+}
+
 bool Engine::send_response(uint32_t socket, const sip::MessageView& request, uint16_t status, std::string_view reason,
                            std::string_view headers) {
   OutgoingResponse r;

@@ -134,6 +134,9 @@ class Engine {
   std::string_view target_hostport() const { return target_hostport_; }
   // A token unique per call over the run (for cnonce values and the like), as hex.
   uint64_t unique_counter() { return ++unique_counter_; }
+  // The run's random token (hex in branches and default Call-IDs): Call-IDs a scenario makes itself include
+  // it so that a second run against the same server never reuses one.
+  uint64_t run_token() const { return run_token_; }
 
   // Builds and sends a request of `slot`, tracked for its response. False (and the transaction ends as lost,
   // counted in send_errors) when it cannot be sent: no send buffer, the in-flight table full, or too long.
@@ -151,6 +154,18 @@ class Engine {
   // Completes with `latency_ns` recorded instead of the time since the transaction started (calls: the call
   // ends after its BYE, but what is timed is its setup).
   void complete(Slot& slot, uint64_t latency_ns) { finish(slot, Outcome::completed, 200, latency_ns); }
+  // Also records `cycle_ns` in Stats::cycle_ns (park: the whole cycle, while `latency_ns` is the park-info's).
+  void complete(Slot& slot, uint64_t latency_ns, uint64_t cycle_ns) {
+    if (slot.phase == SlotPhase::active && !in_setup_) stats_.cycle_ns.record(cycle_ns);
+    finish(slot, Outcome::completed, 200, latency_ns);
+  }
+  // Ends the slot's wait of await_request() (or forgets its tracked request) before the slot sends its next
+  // request: a scenario that waits for several things at once (park: responses and the server's requests, in
+  // any order) calls it once every one has come, so no stale entry can time out and end a later step.
+  void end_wait(Slot& slot);
+  // Submits the sends queued so far now instead of at the end of the loop turn and returns the time just before
+  // (park: the moment the parked party's 200 leaves, from which the park-info's latency is timed).
+  uint64_t submit_now();
   void fail(Slot& slot, uint16_t status) { finish(slot, Outcome::failed, status); }
   // A request from the server that no pseudo device expected (a call that ended, a slot that moved on).
   void count_stray_request() { ++stats_.stray_requests; }

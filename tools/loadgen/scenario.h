@@ -17,7 +17,8 @@
 // A scenario keeps per-slot state in its own array sized by prepare(). Callbacks run on the engine's thread,
 // must not allocate or throw, and see a MessageView that dangles once they return.
 //
-// calls (calls.cc) is the state machine of a whole call, both ends of it; park cycles will be another.
+// calls (calls.cc) is the state machine of a whole call, both ends of it; park (park.cc) that of a park cycle,
+// every party of it.
 #pragma once
 
 #include <cstdint>
@@ -64,8 +65,9 @@ class Scenario {
   }
 };
 
-// "options", "register", "register-noauth" or "calls"; nullptr for another name.
+// "options", "register", "register-noauth", "calls" or "park"; nullptr for another name.
 std::unique_ptr<Scenario> make_scenario(std::string_view name);
 std::unique_ptr<Scenario> make_calls_scenario();  // calls.cc
+std::unique_ptr<Scenario> make_park_scenario();   // park.cc
 
 }  // namespace parkd::loadgen

@@ -1,4 +1,5 @@
-// The scenarios: options, register, register-noauth (see scenario.h for the callbacks); calls is in calls.cc.
+// The scenarios: options, register, register-noauth (see scenario.h for the callbacks); calls is in calls.cc,
+// park in park.cc.
 #include <vector>
 
 #include "sip/parser.h"
@@ -147,6 +148,7 @@ std::unique_ptr<Scenario> make_scenario(std::string_view name) {
   if (name == "register") return std::make_unique<RegisterScenario>(true);
   if (name == "register-noauth") return std::make_unique<RegisterScenario>(false);
   if (name == "calls") return make_calls_scenario();
+  if (name == "park") return make_park_scenario();
   return nullptr;
 }
 

@@ -24,6 +24,7 @@ void Stats::merge(const Stats& o) {
   no_buffers += o.no_buffers;
   for (size_t i = 0; i < failed_by_status.size(); ++i) failed_by_status[i] += o.failed_by_status[i];
   latency_ns.merge(o.latency_ns);
+  cycle_ns.merge(o.cycle_ns);
   setup_started += o.setup_started;
   setup_completed += o.setup_completed;
   setup_failed += o.setup_failed;
@@ -70,6 +71,10 @@ std::string Report::summary() const {
     if (s.failed_by_status[code] != 0) out += format("  failed with %zu: %llu\n", code, ull(s.failed_by_status[code]));
   out += format("  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(h.percentile(50)),
                 us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)), us(h.max()));
+  if (s.cycle_ns.count() != 0)
+    out += format("  cycle us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(s.cycle_ns.percentile(50)),
+                  us(s.cycle_ns.percentile(90)), us(s.cycle_ns.percentile(99)), us(s.cycle_ns.percentile(99.9)),
+                  us(s.cycle_ns.max()));
   out += format("  loadgen cpu: %.3f s, %.3f us per completed transaction\n", cpu_s, cpu_us_per_txn());
   if (s.unmatched + s.stray_requests + s.parse_errors + s.truncated + s.send_errors + s.recv_errors + s.no_buffers != 0)
     out += format(
@@ -88,6 +93,10 @@ std::string Report::final_line() const {
     setup = format(" setup_completed=%llu setup_failed=%llu setup_s=%.3f requests_in=%llu stray_requests=%llu",
                    ull(s.setup_completed), ull(s.setup_failed) + ull(s.setup_lost), s.setup_s, ull(s.requests_received),
                    ull(s.stray_requests));
+  std::string cycle;
+  if (s.cycle_ns.count() != 0)
+    cycle =
+        format(" cycle_p50_us=%.1f cycle_p99_us=%.1f", us(s.cycle_ns.percentile(50)), us(s.cycle_ns.percentile(99)));
   return format(
              "loadgen: scenario=%s sent=%llu completed=%llu lost=%llu failed=%llu rate=%.1f p50_us=%.1f p99_us=%.1f "
              "cpu_us_per_txn=%.3f p90_us=%.1f p999_us=%.1f max_us=%.1f requests=%llu skipped=%llu unmatched=%llu "
@@ -95,7 +104,7 @@ std::string Report::final_line() const {
              scenario.c_str(), ull(s.started), ull(s.completed), ull(s.lost), ull(s.failed), rate(),
              us(h.percentile(50)), us(h.percentile(99)), cpu_us_per_txn(), us(h.percentile(90)), us(h.percentile(99.9)),
              us(h.max()), ull(s.requests_sent), ull(s.skipped), ull(s.unmatched), ull(s.send_errors), elapsed_s) +
-         setup;
+         setup + cycle;
 }
 
 std::string Report::json() const {
@@ -126,6 +135,9 @@ std::string Report::json() const {
       ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors), ull(s.no_buffers));
   out += format("  \"setup_completed\": %llu, \"setup_failed\": %llu, \"setup_lost\": %llu, \"setup_s\": %.6f,\n",
                 ull(s.setup_completed), ull(s.setup_failed), ull(s.setup_lost), s.setup_s);
+  if (s.cycle_ns.count() != 0)
+    out += format("  \"cycle_us\": {\"p50\": %.3f, \"p99\": %.3f, \"max\": %.3f},\n", us(s.cycle_ns.percentile(50)),
+                  us(s.cycle_ns.percentile(99)), us(s.cycle_ns.max()));
   out += format(
       "  \"latency_us\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, "
       "\"max\": %.3f}\n",

@@ -34,7 +34,9 @@ struct Stats {
   uint64_t no_buffers = 0;  // -ENOBUFS: the receive buffer ring ran dry
   std::array<uint64_t, 700> failed_by_status{};
   LatencyHistogram latency_ns;  // per completed transaction, from its first request to its final 2xx
-                                // (calls: to the 2xx of the INVITE, the call's setup)
+                                // (calls: to the 2xx of the INVITE, the call's setup; park: the
+                                // park-info's latency, from the parked party's 200 to the NOTIFY)
+  LatencyHistogram cycle_ns;    // park only: a whole cycle, from the first INVITE to the last 200
   // The setup phase (calls: registering the callees), before the measured run and not part of it.
   uint64_t setup_started = 0;
   uint64_t setup_completed = 0;

@@ -37,6 +37,10 @@ class UserSource {
   // Another user of the same domain (the next extension, cyclically): calls pairs a caller with its callee
   // this way. The index itself when the domain has one user only.
   uint64_t same_domain_partner(uint64_t index) const;
+  // Patterns only (park places four users of one domain per slot by arithmetic): false for a CSV source.
+  bool from_patterns() const { return rows_.empty(); }
+  uint64_t domain_count() const { return domain_count_; }
+  uint64_t extension_count() const { return ext_count_; }
 
  private:
   struct Row {
