@@ -599,7 +599,10 @@ void Engine::setup_devices() {
     while (next < total && active_ < setup_window) start(slots_[next++]);
     expire();
     process_finished();
-    if (next == total && active_ == 0 && finished_size_ == 0) break;
+    if (next == total && active_ == 0 && finished_size_ == 0) {
+      io_uring_submit(&ring_);  // answers queued in the last turn
+      break;
+    }
     arm_receives();
     wait_and_handle(now_ns_ + tick_ns);
   }
@@ -641,6 +644,9 @@ void Engine::run(const std::atomic<bool>& stop, LiveCounters* live) {
 
     wait_and_handle(start_ns_ + ((now_ns_ - start_ns_) / tick_ns + 1) * tick_ns);
   }
+  // The last turn's answers (park: B's 200 to the server's final BYE, after which the cycle completed) are
+  // queued, not sent yet: submit them, or the server retransmits its request until it times out.
+  io_uring_submit(&ring_);
   publish(live);
   if (live != nullptr) live->done.store(true, std::memory_order_release);
 }
