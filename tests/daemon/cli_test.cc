@@ -90,5 +90,19 @@ TEST(Cli, TcpLimits) {
   EXPECT_EQ(bad.error(), "--tcp-idle-timeout-s 0: expected a number from 1 to 86400");
 }
 
+TEST(Cli, TransactionsMax) {
+  auto defaults = parse_cli(std::vector<const char*>{"--demo"});
+  ASSERT_TRUE(defaults.ok()) << defaults.error();
+  EXPECT_EQ(defaults->transactions_max, 8192u);
+  auto o = parse_cli(std::vector<const char*>{"--demo", "--transactions-max", "65536"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_EQ(o->transactions_max, 65536u);
+  for (const char* value : {"63", "1048577", "many"}) {
+    auto bad = parse_cli(std::vector<const char*>{"--demo", "--transactions-max", value});
+    ASSERT_FALSE(bad.ok()) << value;
+    EXPECT_EQ(bad.error(), std::string("--transactions-max ") + value + ": expected a number from 64 to 1048576");
+  }
+}
+
 }  // namespace
 }  // namespace parkd::daemon
