@@ -414,8 +414,8 @@ class ParkScenario final : public Scenario {
     }
     OutgoingRequest r;
     r.method = method;
-    r.request_uri = role == role_a ? std::string_view(s.a_target, s.a_target_size)
-                                   : std::string_view(s.r_target, s.r_target_size);
+    r.request_uri =
+        role == role_a ? std::string_view(s.a_target, s.a_target_size) : std::string_view(s.r_target, s.r_target_size);
     r.from_uri = f.view();
     r.from_tag = tg.view();
     r.to_uri = t.view();
@@ -448,13 +448,13 @@ class ParkScenario final : public Scenario {
     char expected[48];
     Writer e(expected, sizeof expected);
     sdp_origin(slot, sdp_b_retrieve_answer, e);
-    const bool stored =
-        role == role_a ? store(response.contact_count > 0 ? response.contacts[0].address.uri : std::string_view{},
-                               s.a_target, sizeof s.a_target, s.a_target_size) &&
-                             store(response.to.tag, s.a_tag, sizeof s.a_tag, s.a_tag_size)
-                       : store(response.contact_count > 0 ? response.contacts[0].address.uri : std::string_view{},
-                               s.r_target, sizeof s.r_target, s.r_target_size) &&
-                             store(response.to.tag, s.r_tag, sizeof s.r_tag, s.r_tag_size);
+    const bool stored = role == role_a
+                            ? store(response.contact_count > 0 ? response.contacts[0].address.uri : std::string_view{},
+                                    s.a_target, sizeof s.a_target, s.a_target_size) &&
+                                  store(response.to.tag, s.a_tag, sizeof s.a_tag, s.a_tag_size)
+                            : store(response.contact_count > 0 ? response.contacts[0].address.uri : std::string_view{},
+                                    s.r_target, sizeof s.r_target, s.r_target_size) &&
+                                  store(response.to.tag, s.r_tag, sizeof s.r_tag, s.r_tag_size);
     if (!stored || response.contact_count == 0 || response.to.tag.empty() ||
         (role == role_r && response.body.find(e.view()) == std::string_view::npos)) {
       engine.fail(slot, code);  // no dialog to continue, or not the parked party's answer: counted as a failure
