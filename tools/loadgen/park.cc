@@ -83,7 +83,7 @@ class ParkScenario final : public Scenario {
   std::string_view name() const override { return "park"; }
 
   uint64_t slot_limit(const UserSource& users, uint32_t threads) const override {
-    if (!users.from_patterns()) return UINT64_MAX;  // prepare() says why not
+    if (!users.from_patterns() || users.extension_count() < role_count) return UINT64_MAX;  // prepare() says why
     return users.domain_count() * (users.extension_count() / role_count) / threads;
   }
 
