@@ -4,8 +4,8 @@
 // A correctness test of the scenario `bench/run park` uses, not a timed one (nothing here depends on speed;
 // every wait is bounded by the load generator's --timeout-ms and the process helpers' deadlines).
 #include <gtest/gtest.h>
-#include <stdlib.h>
 #include <unistd.h>
+#include <cstdlib>
 
 #include <atomic>
 #include <csignal>
@@ -139,8 +139,8 @@ TEST(LoadgenPark, OpenLoopOnTheDemoTenant) {
   Parkd parkd({"--shards", "1"});
   ASSERT_TRUE(parkd.ready()) << parkd.process().stderr_text();
   // acme's 101..104 are one group: B 101, A 102, T 103, R 104.
-  loadgen::Config c = park_config(parkd, {"--domains", "acme.example.com", "--extensions", "101..104",
-                                          "--password-pattern", "acme{ext}-secret"});
+  loadgen::Config c = park_config(
+      parkd, {"--domains", "acme.example.com", "--extensions", "101..104", "--password-pattern", "acme{ext}-secret"});
   c.concurrency = 0;
   c.rate = 100;
   c.count = 20;
@@ -157,8 +157,8 @@ TEST(LoadgenPark, OpenLoopOnTheDemoTenant) {
 TEST(LoadgenPark, WrongPasswordsFailEveryCycleWith407) {
   Parkd parkd({"--shards", "1"});
   ASSERT_TRUE(parkd.ready()) << parkd.process().stderr_text();
-  loadgen::Config c = park_config(parkd, {"--domains", "acme.example.com", "--extensions", "101..104",
-                                          "--password-pattern", "acme{ext}-wrong"});
+  loadgen::Config c = park_config(
+      parkd, {"--domains", "acme.example.com", "--extensions", "101..104", "--password-pattern", "acme{ext}-wrong"});
   c.concurrency = 1;
   c.count = 4;  // with the failed registration, 5 failures: parkd's throttle (20) does not block the source
   c.duration_s = 0;
