@@ -211,6 +211,9 @@ bool Shard::run(std::string* error) {
       return false;
     }
     now_ms_ = monotonic_ms();
+    // The wheel first catches up with the clock (firing what fell due while the shard slept), so that the
+    // handlers below schedule timers from now and not from the end of the last turn.
+    counters_.timers_fired.add(timers_.advance(now_ms_));
     for (;;) {
       unsigned count = io_uring_peek_batch_cqe(&ring_, cqes, 256);
       if (count == 0) break;

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,12 +32,14 @@ class EchoHandler : public Handler {
     messages.fetch_add(1);
     std::string reply = in.oversize ? "TOO BIG" : in.framing_error ? "CANNOT FRAME" : std::string(in.data);
     if (in.truncated) reply = "TRUNCATED";
+    if (report_clock) reply = "wheel lag " + std::to_string(shard.now_ms() - shard.timers().now_ms());
     OutBuffer out = shard.out_buffer();
     ASSERT_NE(out.data, nullptr);
     std::memcpy(out.data, reply.data(), reply.size());
     shard.reply(in, out, static_cast<uint32_t>(reply.size()));
   }
   std::atomic<int> messages{0};
+  bool report_clock = false;  // answer how far the timer wheel's time is behind the shard's clock
 };
 
 struct Running {
@@ -109,6 +112,26 @@ TEST(ShardUdp, EchoesDatagramsFromTheirSource) {
   EXPECT_EQ(r.node->wait(), "");
   EXPECT_EQ(r.node->shard(0).counters().udp_datagrams_in.get(), 20u);
   EXPECT_EQ(r.node->shard(0).counters().udp_datagrams_out.get(), 20u);
+}
+
+// Handlers schedule timers relative to the wheel's time (the SIP transaction layer does): the wheel must be
+// at the clock when a turn's messages are handled, or a timer scheduled after the shard slept would start
+// out overdue (a retransmission sent at once instead of after T1).
+TEST(ShardTimers, HandlersSeeTheWheelAtTheShardsClock) {
+  Running r = start({}, /*start_now=*/false);
+  r.handler->report_clock = true;
+  r.node->start();
+  int fd = client_socket(SOCK_DGRAM, r.at);
+  for (int i = 0; i < 3; ++i) {
+    // The shard sleeps between the datagrams: time passing while it sleeps is the subject of the test (this
+    // wait synchronises nothing; every reply is waited for).
+    if (i > 0) poll(nullptr, 0, 30);
+    ASSERT_EQ(send(fd, "tick", 4, 0), 4);
+    EXPECT_EQ(read_some(fd), "wheel lag 0") << "datagram " << i;
+  }
+  close(fd);
+  r.node->stop();
+  EXPECT_EQ(r.node->wait(), "");
 }
 
 TEST(ShardUdp, BufferRingExhaustionIsSurvivedAndCounted) {
