@@ -45,6 +45,9 @@ struct Options {
   unsigned calls_max_per_tenant = 0;
   unsigned ring_timeout_s = 60;
   unsigned sip_t1_ms = 500;  // RFC 3261 T1; T2 and T4 scale with it (shortened by tests only)
+  // Overload watermarks on a shard's UDP receive queue, KiB (docs/limits.md); 0: from the receive buffer.
+  unsigned overload_high_kb = 0;
+  unsigned overload_low_kb = 0;
   bool help = false;
   bool version = false;
 };
