@@ -262,9 +262,15 @@ void Shard::setup_watermarks() {
   overload_high_ = config_.overload_high_bytes != 0 ? config_.overload_high_bytes : std::min(default_high, buffer / 4);
   overload_low_ = config_.overload_low_bytes != 0 ? config_.overload_low_bytes : overload_high_ / 4;
   if (overload_low_ >= overload_high_) overload_low_ = overload_high_ / 4;
+  overload_critical_ =
+      config_.overload_critical_bytes != 0 ? config_.overload_critical_bytes : std::max(2 * overload_high_, buffer / 2);
+  if (overload_critical_ <= overload_high_) overload_critical_ = 2 * overload_high_;
 }
 
-// One getsockopt per UDP socket; the deepest queue counts (the kernel drops per socket).
+// One getsockopt per UDP socket; the deepest queue counts (the kernel drops per socket). The count is the one
+// the kernel drops by, not an exact backlog: UDP gives the memory of datagrams read back in batches (up to a
+// quarter of the buffer at a time, or when the socket has been read empty), so under load it reads high
+// until the queue has been emptied once; the shard then leaves overload only after it caught up completely.
 void Shard::sample_pressure() {
   sampled_ms_ = now_ms_;
   if (overload_high_ == 0) return;
@@ -279,7 +285,7 @@ void Shard::sample_pressure() {
   receive_queue_bytes_ = deepest;
   counters_.receive_queue_max_bytes.max(deepest);
   const Pressure before = pressure_;
-  if (deepest >= 2 * overload_high_) {
+  if (deepest >= overload_critical_) {
     pressure_ = Pressure::critical;
   } else if (deepest >= overload_high_) {
     if (pressure_ == Pressure::normal) pressure_ = Pressure::high;

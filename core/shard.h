@@ -91,8 +91,8 @@ class Handler {
 };
 
 // How far behind the shard is (see the file comment): normal from the start and once the receive queue is at
-// or below the low watermark again; high from the high watermark on; critical from twice the high watermark
-// until the queue is below the high watermark again.
+// or below the low watermark again; high from the high watermark on; critical from the critical mark (close to
+// where the kernel drops) until the queue is below the high watermark again.
 enum class Pressure : uint8_t { normal, high, critical };
 std::string_view pressure_name(Pressure pressure);
 
@@ -117,6 +117,9 @@ struct ShardConfig {
   // when the queue reaches the receive buffer; the room above the high watermark absorbs stalls.
   unsigned overload_high_bytes = 0;
   unsigned overload_low_bytes = 0;
+  // Critical from this many bytes on: every new request is shed. 0: half the socket's receive buffer (4 MiB
+  // with the node's request) but at least twice the high mark: where the kernel is about to drop.
+  unsigned overload_critical_bytes = 0;
   MailboxMesh<Mail>* mailboxes = nullptr;  // shared by the node's shards; nullptr: a lone shard
 };
 
@@ -272,6 +275,7 @@ class Shard {
   // Overload: the watermarks in bytes (setup_watermarks), the last sample and when it was taken.
   uint64_t overload_high_ = 0;
   uint64_t overload_low_ = 0;
+  uint64_t overload_critical_ = 0;
   uint64_t receive_queue_bytes_ = 0;
   uint64_t sampled_ms_ = UINT64_MAX;
   Pressure pressure_ = Pressure::normal;
