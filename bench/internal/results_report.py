@@ -107,12 +107,12 @@ def machine():
     }
 
 
-def versions():
+def versions(measured):
     def deb(pkg):
         return run(["dpkg-query", "-W", "-f", "${Version}", pkg]) or "not installed"
 
     return {
-        "parkd": run(["git", "describe", "--always", "--dirty", "--tags"]) + " (git describe)",
+        "parkd": (measured or run(["git", "describe", "--always", "--dirty", "--tags"])) + " (git describe)",
         "g++": run(["g++", "--version"]).splitlines()[0] if run(["g++", "--version"]) else "n/a",
         "Kamailio": (run(["kamailio", "-v"]).splitlines() or ["not installed"])[0],
         "libosip2": deb("libosip2-dev"),
@@ -267,11 +267,13 @@ set grid
 set key outside right
 set xlabel 'time (s)'
 set yrange [0:*]
+set offsets 0, 0, graph 0.08, 0
 {''.join(panels)}
 set title 'mean latency of the completed registrations'
 set ylabel 'ms (log scale)'
 set logscale y
 set yrange [*:*]
+set offsets 0, 0, 0, 0
 plot {', '.join(lat_lines)}
 unset multiplot
 """
@@ -405,7 +407,7 @@ def main():
         out.append(f"| {k} | {v} |")
     out.append("\n## Versions\n")
     out.append("| | |\n|---|---|")
-    for k, v in versions().items():
+    for k, v in versions(run_info.get("parkd_version")).items():
         out.append(f"| {k} | {v} |")
     out.append("\n## Figures\n")
     out.append("Ratio: how many times better parkd is than the baseline on that figure (higher throughput, or "
