@@ -574,7 +574,9 @@ TEST(LoadgenRun, ScheduleTimelineAnd503s) {
     sum.failed_503 += b.failed_503;
     sum.failed_other += b.failed_other;
     sum.lost += b.lost;
-    if (b.completed > 0) EXPECT_GT(b.latency_ns_sum, 0u);
+    if (b.completed > 0) {
+      EXPECT_GT(b.latency_ns_sum, 0u);
+    }
   }
   EXPECT_EQ(sum.started, s.started);
   EXPECT_EQ(sum.completed, s.completed);
