@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -67,6 +68,11 @@ Engine::Engine(const Config& config, const UserSource& users, Scenario& scenario
   auto share = [&](uint64_t total) { return total / threads_ + (thread_index_ < total % threads_ ? 1 : 0); };
   socket_count_ = static_cast<uint32_t>(share(config.sockets));
   rate_ = config.rate / threads_;
+  for (RateStep step : config.schedule) {
+    step.rate /= threads_;
+    schedule_.push_back(step);
+  }
+  if (!config.timeline_path.empty()) timeline_ns_ = uint64_t{config.timeline_ms} * 1'000'000;
   concurrency_ = static_cast<uint32_t>(share(config.concurrency));
   count_ = config.count == 0 ? UINT64_MAX : share(config.count);
   duration_ns_ = static_cast<uint64_t>(config.duration_s * 1e9);
@@ -176,6 +182,8 @@ SetupResult Engine::setup() {
     for (uint32_t i = slot_count; i-- > 0;) free_slots_.push_back(i);
   }
   finished_.resize(slot_count + 1);
+  if (timeline_ns_ != 0)
+    stats_.timeline.resize(static_cast<size_t>(config_.duration_s * 1e9 / static_cast<double>(timeline_ns_)) + 2);
   message_ = std::make_unique<sip::MessageView>();
 
   uint64_t token = 0;
@@ -453,6 +461,15 @@ void Engine::on_datagram(uint32_t socket, std::string_view data) {
     return;
   }
   if (m.status_code < 200) return;  // provisional: the request stays in flight
+  if (m.status_code == 503) {
+    ++stats_.responses_503;
+    for (uint32_t i = 0; i < m.header_count; ++i) {
+      if (m.headers[i].id == sip::HeaderId::retry_after) {
+        ++stats_.responses_503_retry_after;
+        break;
+      }
+    }
+  }
   Slot& slot = slots_[entry->slot];
   uint64_t id = entry->id;
   inflight_.erase(*entry);
@@ -478,6 +495,7 @@ void Engine::start(Slot& slot) {
     return;
   }
   ++stats_.started;
+  if (TimelineBucket* b = timeline_bucket(now_ns_)) ++b->started;
   scenario_.on_start(*this, slot);
 }
 
@@ -489,6 +507,7 @@ void Engine::finish(Slot& slot, Outcome outcome, uint16_t status, uint64_t laten
   }
   if (outcome == Outcome::completed && !in_setup_)
     stats_.latency_ns.record(latency_ns != UINT64_MAX ? latency_ns : now_ns_ - slot.txn_start_ns);
+  slot.txn_end_ns = now_ns_;
   slot.phase = SlotPhase::finishing;
   slot.outcome = outcome;
   slot.status = status;
@@ -513,15 +532,24 @@ void Engine::process_finished() {
       --active_;
       continue;
     }
+    TimelineBucket* bucket = timeline_bucket(slot.txn_start_ns);
     switch (slot.outcome) {
       case Outcome::completed:
         ++stats_.completed;  // its latency was recorded by finish(), at the time of the response
+        if (bucket != nullptr) {
+          ++bucket->completed;
+          bucket->latency_ns_sum += slot.txn_end_ns - slot.txn_start_ns;
+        }
         break;
       case Outcome::failed:
         ++stats_.failed;
         ++stats_.failed_by_status[slot.status < stats_.failed_by_status.size() ? slot.status : 0];
+        if (bucket != nullptr) ++(slot.status == 503 ? bucket->failed_503 : bucket->failed_other);
         break;
-      case Outcome::lost: ++stats_.lost; break;
+      case Outcome::lost:
+        ++stats_.lost;
+        if (bucket != nullptr) ++bucket->lost;
+        break;
     }
     slot.phase = SlotPhase::idle;
     --active_;
@@ -544,10 +572,31 @@ void Engine::expire() {
   });
 }
 
+TimelineBucket* Engine::timeline_bucket(uint64_t at_ns) {
+  if (timeline_ns_ == 0 || at_ns < start_ns_) return nullptr;
+  uint64_t index = (at_ns - start_ns_) / timeline_ns_;
+  return index < stats_.timeline.size() ? &stats_.timeline[index] : nullptr;
+}
+
+uint64_t Engine::starts_due(uint64_t ticks) const {
+  if (schedule_.empty()) return static_cast<uint64_t>(static_cast<double>(ticks) * rate_ / 1000.0);
+  // --schedule: the integral of the piecewise rate over the first `ticks` milliseconds.
+  double due = 0;
+  auto remaining_ms = static_cast<double>(ticks);
+  for (const RateStep& step : schedule_) {
+    double step_ms = step.seconds * 1000.0;
+    double ms = std::min(remaining_ms, step_ms);
+    due += ms * step.rate / 1000.0;
+    remaining_ms -= ms;
+    if (remaining_ms <= 0) break;
+  }
+  return static_cast<uint64_t>(due);
+}
+
 void Engine::open_loop_starts() {
   // Every start due up to the end of the current 1 ms tick goes out now, as one batch.
   uint64_t ticks = (now_ns_ - start_ns_) / tick_ns + 1;
-  auto due = static_cast<uint64_t>(static_cast<double>(ticks) * rate_ / 1000.0);
+  uint64_t due = starts_due(ticks);
   while (scheduled_ < due && can_start()) {
     ++scheduled_;
     if (free_slots_.empty()) {
@@ -615,7 +664,8 @@ void Engine::setup_devices() {
   measured.setup_lost = stats_.setup_lost;
   measured.setup_failed_by_status = stats_.setup_failed_by_status;
   measured.setup_s = static_cast<double>(clock_ns() - begin_ns) / 1e9;
-  stats_ = measured;
+  measured.timeline = std::move(stats_.timeline);  // sized by setup(), still empty
+  stats_ = std::move(measured);
 }
 
 void Engine::run(const std::atomic<bool>& stop, LiveCounters* live) {
