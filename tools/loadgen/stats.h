@@ -46,10 +46,10 @@ struct Stats {
   uint64_t responses_503 = 0;              // 503 final responses matched to a request in flight
   uint64_t responses_503_retry_after = 0;  // ... of which carried a Retry-After header
   std::array<uint64_t, 700> failed_by_status{};
-  LatencyHistogram latency_ns;  // per completed transaction, from its first request to its final 2xx
-                                // (calls: to the 2xx of the INVITE, the call's setup; park: the
-                                // park-info's latency, from the parked party's 200 to the NOTIFY)
-  LatencyHistogram cycle_ns;    // park only: a whole cycle, from the first INVITE to the last 200
+  LatencyHistogram latency_ns;           // per completed transaction, from its first request to its final 2xx
+                                         // (calls: to the 2xx of the INVITE, the call's setup; park: the
+                                         // park-info's latency, from the parked party's 200 to the NOTIFY)
+  LatencyHistogram cycle_ns;             // park only: a whole cycle, from the first INVITE to the last 200
   std::vector<TimelineBucket> timeline;  // --timeline only: sized at setup, indexed by start time
   // The setup phase (calls: registering the callees), before the measured run and not part of it.
   uint64_t setup_started = 0;
