@@ -221,23 +221,31 @@ TEST(SippPack, ParkAndTransferScenariosAgainstReferPeer) {
   }
 }
 
-// park-info.xml passes a NOTIFY as SPEC section 6 has it and logs its body; with another Event it fails.
+// park-info.xml passes a NOTIFY as SPEC section 6 has it and logs its body; with another Event, or with a To
+// tag (a NOTIFY in a dialog), it fails.
 TEST(SippPack, ParkInfoReceiverChecksTheNotify) {
   PARKD_REQUIRE_SIPP();
-  for (const std::string event : {"park-info", "dialog"}) {
-    SCOPED_TRACE(event);
+  struct Case {
+    const char* name;
+    const char* line;  // Event;state;To parameter
+    bool passes;
+  };
+  for (const Case& c :
+       {Case{"good", "park-info;parked;x-test=1", true}, Case{"dialog", "dialog;parked;x-test=1", false},
+        Case{"to-tag", "park-info;parked;tag=abc", false}}) {
+    SCOPED_TRACE(c.name);
     const uint16_t sender_port = free_udp_port();
-    Sipp receiver(dir, "park-info-" + event,
+    Sipp receiver(dir, std::string("park-info-") + c.name,
                   SippOptions(pack("park-info.xml"), "127.0.0.1:" + std::to_string(sender_port)).timeout(10s));
     receiver.start();
-    const std::string csv = dir.write("events.csv", "SEQUENTIAL\n" + event + ";parked\n");
-    Sipp sender(dir, "sender-" + event,
+    const std::string csv = dir.write("events.csv", std::string("SEQUENTIAL\n") + c.line + "\n");
+    Sipp sender(dir, std::string("sender-") + c.name,
                 SippOptions(stand_in("send-park-info.xml"), "127.0.0.1:" + std::to_string(receiver.port()))
                     .injection(csv)
                     .port(sender_port));
     EXPECT_EQ(sender.run(sipp_wait), 0) << sender.diagnostics() << receiver.diagnostics();
     const int status = receiver.wait(sipp_wait);
-    if (event == "park-info") {
+    if (c.passes) {
       EXPECT_EQ(status, 0) << receiver.diagnostics();
       const std::string log = receiver.log();
       EXPECT_TRUE(contains(log, "park-info NOTIFY 1:")) << log;

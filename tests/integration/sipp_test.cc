@@ -37,8 +37,9 @@ int run_sipp(const std::string& scenario, const std::string& target, int calls, 
              const std::string& injection_file = "") {
   const std::string dir = std::string(PARKD_SOURCE_DIR) + "/tools/sipp/";
   std::vector<std::string> args = {
-      "-sf",      dir + scenario, "-m",  std::to_string(calls), "-r", "10", "-i", "127.0.0.1", "-p", "0",
-      "-nostdin", "-timeout",     "15s", "-timeout_error"};
+      "-sf", dir + scenario,  "-m", std::to_string(calls),           "-r",       "10",
+      "-i",  "127.0.0.1",     "-p", std::to_string(free_udp_port()), "-nostdin", "-timeout",
+      "15s", "-timeout_error"};
   if (!injection_file.empty()) args.insert(args.end(), {"-inf", dir + injection_file});
   args.push_back(target);
   RunResult r = run(sipp_binary, args, 30s);
