@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "calls/call_state.h"
 #include "core/log.h"
 #include "sip/params.h"
 #include "sip/uri.h"
@@ -14,15 +15,8 @@ namespace {
 
 using sip::MessageView;
 using sip::Method;
+using namespace internal;
 using sip::TransactionId;
-
-// user_data of a client transaction: call generation (32 bits) | tag (8 bits) | call index (24 bits).
-// Tags below fork_max_limit are branch INVITEs of leg B; the others say what the request was for.
-constexpr uint32_t tag_relay = 0xFE;  // a request relayed from the other leg (re-INVITE, UPDATE, INFO)
-constexpr uint32_t tag_bye = 0xFF;    // a BYE parkd sent to end the call
-constexpr uint32_t call_index_max = (1u << 24) - 1;
-
-constexpr std::string_view allow_value = "INVITE, ACK, BYE, CANCEL, UPDATE, INFO, OPTIONS";
 
 // RFC 3261 section 16.7 step 6, simplified for a B2BUA: which failure the caller hears when every branch
 // failed. 6xx ends the search; "busy" beats "unavailable" beats anything else.
@@ -51,38 +45,6 @@ std::string_view bracket(std::string_view uri, std::span<char> out) {
 }
 
 }  // namespace
-
-struct CallService::Call {
-  uint32_t index = 0;
-  uint32_t generation = 1;
-  uint32_t next_free = 0;  // index + 1
-  CallState state = CallState::free;
-  uint32_t tenant = 0;
-  Text domain;
-  std::array<Leg, 2> legs;
-  TransactionId a_invite;
-  uint32_t a_invite_cseq = 0;
-  std::array<Branch, fork_max_limit> branches;
-  uint32_t branch_count = 0;
-  uint32_t winner = UINT32_MAX;
-  uint16_t best_status = 0;
-  CallTimer ring_timer;
-  CallTimer retransmit_timer;
-  // A 2xx parkd sent on a leg (the answer to A, or a relayed re-INVITE's) and retransmits until its ACK.
-  TransactionId ack_wait;
-  LegIndex ack_wait_leg = leg_a;
-  uint32_t ack_wait_cseq = 0;
-  uint32_t retransmit_interval_ms = 0;
-  uint64_t ack_deadline_ms = 0;
-  // The one request relayed across the bridge at a time (re-INVITE, UPDATE, INFO).
-  TransactionId relay_server;
-  TransactionId relay_client;
-  LegIndex relay_from = leg_a;
-  Method relay_method = Method::other;
-  uint32_t relay_cseq = 0;
-  uint32_t text_used = 0;
-  char* text = nullptr;
-};
 
 CallService::CallService(unsigned shard_index, const CallsShared& shared, tenancy::Registrar& registrar)
     : shard_index_(shard_index), shared_(shared), config_(shared.config), registrar_(registrar) {}
@@ -213,9 +175,9 @@ bool CallService::keep_name_addr(Call& call, Text& out, std::string_view display
   return true;
 }
 
-CallService::Call* CallService::allocate(uint32_t tenant) {
+CallService::Call* CallService::allocate(uint32_t tenant, bool tenant_limit) {
   if (free_head_ == 0) return nullptr;
-  if (config_.calls_max_per_tenant != 0 && tenant < tenant_calls_.size() &&
+  if (tenant_limit && config_.calls_max_per_tenant != 0 && tenant < tenant_calls_.size() &&
       tenant_calls_[tenant] >= config_.calls_max_per_tenant)
     return nullptr;
   Call& c = calls_[free_head_ - 1];
@@ -233,6 +195,9 @@ CallService::Call* CallService::allocate(uint32_t tenant) {
   c.ack_wait = {};
   c.relay_server = {};
   c.relay_client = {};
+  c.feature_handle = 0;
+  c.hold_pending = false;
+  c.referrer = {};
   if (tenant < tenant_calls_.size()) ++tenant_calls_[tenant];
   ++live_;
   return &c;
@@ -300,7 +265,8 @@ bool CallService::on_request(sip::Server& server, const sip::Incoming& request) 
     case Method::bye:
     case Method::cancel:
     case Method::update:
-    case Method::info: break;
+    case Method::info:
+    case Method::refer: break;
     default: return false;
   }
   if (layer_ == nullptr) {
@@ -439,8 +405,15 @@ void CallService::new_call(TransactionId id, const MessageView& m, const sip::Fl
   }
   const auto callee = config.find_extension(tenant.index(), target.user);
   if (!callee) {
-    counters_.not_found.add();
-    layer_->respond(id, 404, "Not Found");
+    // Not an extension: a feature code of the layer above (retrieve), or nobody.
+    uint16_t status = 0;
+    if (features_ != nullptr && m.contact_count > 0) {
+      InviteContext context{tenant.index(), tenant.domain(), caller->number(), &target, id, &m, &from};
+      status = features_->on_invite(*this, context);
+    }
+    if (status == 1) return;
+    if (status == 0) counters_.not_found.add();
+    layer_->respond(id, status == 0 ? 404 : status);
     return;
   }
   const tenancy::LocationTable* location = registrar_.location();
@@ -512,7 +485,7 @@ void CallService::new_call(TransactionId id, const MessageView& m, const sip::Fl
   for (tenancy::BindingView binding : bindings) {
     if (c.branch_count == config_.fork_max) break;
     const uint32_t index = c.branch_count++;
-    if (start_branch(c, index, binding, m)) ++started;
+    if (start_branch(c, index, binding, &m)) ++started;
   }
   if (started == 0) {
     counters_.calls_failed.add();
@@ -524,7 +497,7 @@ void CallService::new_call(TransactionId id, const MessageView& m, const sip::Fl
 }
 
 bool CallService::start_branch(Call& call, uint32_t index, const tenancy::BindingView& binding,
-                               const MessageView& invite) {
+                               const MessageView* invite) {
   Branch& branch = call.branches[index];
   const tenancy::Flow f = binding.flow();
   branch.flow = sip::Flow{f.transport, f.source, f.transport == Transport::udp ? f.socket_index : f.connection_id};
@@ -548,7 +521,7 @@ bool CallService::start_branch(Call& call, uint32_t index, const tenancy::Bindin
   sip::MessageWriter w(scratch_.get(), scratch_size_);
   sip::build_request(p, w);
   w.header(sip::HeaderId::allow, allow_value);
-  sip::copy_body(invite, w);  // SDP unchanged
+  if (invite != nullptr) sip::copy_body(*invite, w);  // SDP unchanged; none: a delayed offer (3PCC)
   auto size = w.finish();
   if (!size) {
     branch.final_status = 500;
@@ -584,6 +557,10 @@ void CallService::in_dialog(TransactionId id, const MessageView& request, const 
     return;
   }
   Call& call = *found;
+  if (call.state != CallState::ringing && call.state != CallState::confirmed) {
+    feature_in_dialog(id, call, leg, request);
+    return;
+  }
   if (call.state == CallState::ringing) {
     if (leg == leg_a && request.method == Method::bye) {
       // A BYE on the early dialog: the caller gives up, like a CANCEL.
@@ -601,6 +578,10 @@ void CallService::in_dialog(TransactionId id, const MessageView& request, const 
   if (request.method == Method::bye) {
     layer_->respond(id, 200);
     end_call(call, static_cast<uint8_t>(1u << other));
+    return;
+  }
+  if (request.method == Method::refer) {
+    refer(id, call, leg, request);
     return;
   }
   // re-INVITE, UPDATE, INFO: relayed to the other leg, its answer relayed back. One at a time per call.
@@ -634,6 +615,15 @@ void CallService::on_cancel(TransactionId invite, const MessageView& cancel) {
     free_call(*call);
     return;
   }
+  if (call != nullptr && call->state == CallState::retrieving && call->relay_server == invite) {
+    layer_->respond(invite, 487, {}, text(*call, call->legs[leg_b].local_tag));
+    (void)layer_->cancel(call->relay_client);
+    call->relay_server = {};
+    call->relay_client = {};
+    back_to_park(*call);
+    report(*call, ParkedEvent::retrieve_failed, 487);
+    return;
+  }
   layer_->respond(invite, 487);
   if (call != nullptr && call->relay_server == invite) {
     (void)layer_->cancel(call->relay_client);
@@ -652,8 +642,15 @@ void CallService::on_response(TransactionId id, const MessageView& response, con
     return;
   }
   if (layer_->method(id) == Method::cancel) return;  // a CANCEL's answer: its INVITE's answer is what counts
+  const uint64_t user_data = layer_->user_data(id);
+  if (((user_data >> 24) & 0xFF) == tag_feature) {
+    if (response.status_code >= 200 && features_ != nullptr)
+      features_->on_out_of_dialog_answer(*this, (user_data >> 32) << 24 | (user_data & call_index_max),
+                                         response.status_code);
+    return;
+  }
   uint32_t tag = 0;
-  Call* call = from_user_data(layer_->user_data(id), tag);
+  Call* call = from_user_data(user_data, tag);
   if (call == nullptr) {
     if (invite_2xx) hang_up_stray(response, from);
     return;
@@ -661,12 +658,24 @@ void CallService::on_response(TransactionId id, const MessageView& response, con
   if (tag < fork_max_limit) {
     branch_response(*call, tag, response);
   } else if (tag == tag_relay) {
-    relay_response(*call, id, response);
+    if (call->state == CallState::retrieving) {
+      retrieve_answer(*call, id, response);
+    } else {
+      relay_response(*call, id, response);
+    }
+  } else if (tag == tag_hold) {
+    hold_response(*call, response);
+  } else if (tag == tag_connect) {
+    connect_leg_a_answer(*call, response);
   }
 }
 
 void CallService::branch_response(Call& call, uint32_t branch, const MessageView& response) {
   const uint16_t code = response.status_code;
+  if (call.state == CallState::connecting) {
+    connect_response(call, branch, response);
+    return;
+  }
   if (call.state == CallState::confirmed) {
     if (code < 200 || code >= 300) return;
     if (branch == call.winner) {
@@ -700,6 +709,10 @@ void CallService::branch_failed(Call& call, uint32_t branch, uint16_t code) {
     for (uint32_t i = 0; i < call.branch_count; ++i) open = open || call.branches[i].final_status == 0;
   }
   if (open) return;
+  if (call.state == CallState::connecting) {
+    connect_failed(call, call.best_status);
+    return;
+  }
   counters_.calls_failed.add();
   respond_a(call, call.best_status, {}, nullptr);
   free_call(call);
@@ -765,8 +778,14 @@ void CallService::relay_response(Call& call, TransactionId id, const MessageView
 }
 
 void CallService::on_timeout(TransactionId id) {
+  const uint64_t user_data = layer_->user_data(id);
+  if (((user_data >> 24) & 0xFF) == tag_feature) {
+    if (features_ != nullptr)
+      features_->on_out_of_dialog_answer(*this, (user_data >> 32) << 24 | (user_data & call_index_max), 0);
+    return;
+  }
   uint32_t tag = 0;
-  Call* call = from_user_data(layer_->user_data(id), tag);
+  Call* call = from_user_data(user_data, tag);
   if (call == nullptr) {
     if (layer_->method(id) == Method::bye) counters_.leg_timeouts.add();  // the call has ended already
     return;
@@ -774,7 +793,19 @@ void CallService::on_timeout(TransactionId id) {
   if (layer_->method(id) == Method::cancel) return;  // the INVITE's own timer ends that branch
   counters_.leg_timeouts.add();
   if (tag < fork_max_limit) {
-    if (call->state == CallState::ringing && call->branches[tag].final_status == 0) branch_failed(*call, tag, 408);
+    if ((call->state == CallState::ringing || call->state == CallState::connecting) &&
+        call->branches[tag].final_status == 0)
+      branch_failed(*call, tag, 408);
+    return;
+  }
+  if (tag == tag_hold || tag == tag_connect) {
+    party_gone(*call);  // the parked (or transferred) party stopped answering
+    return;
+  }
+  if (tag == tag_relay && id == call->relay_client && call->state == CallState::retrieving) {
+    layer_->respond(call->relay_server, 480, "Parked Party Unavailable", text(*call, call->legs[leg_b].local_tag));
+    call->relay_server = {};
+    party_gone(*call);
     return;
   }
   if (tag == tag_relay && id == call->relay_client) {
@@ -793,7 +824,7 @@ void CallService::on_terminated(TransactionId /*id*/) {}
 // Sending.
 
 size_t CallService::build_in_dialog(Call& call, LegIndex leg, Method method, uint32_t cseq,
-                                    const MessageView* copy_from) {
+                                    const MessageView* copy_from, const Extra* extra) {
   const Leg& l = call.legs[leg];
   std::array<std::string_view, sip::route_count_max> routes;
   for (uint32_t i = 0; i < l.route_count; ++i) routes[i] = text(call, l.routes[i]);
@@ -820,15 +851,19 @@ size_t CallService::build_in_dialog(Call& call, LegIndex leg, Method method, uin
   if (copy_from != nullptr) {
     sip::copy_headers(*copy_from, sip::dialog_headers, w);
     sip::copy_body(*copy_from, w);
+  } else if (extra != nullptr) {
+    if (!extra->event.empty()) w.header(sip::HeaderId::event, extra->event);
+    if (!extra->subscription_state.empty()) w.header(sip::HeaderId::subscription_state, extra->subscription_state);
+    if (!extra->body.empty()) w.body(extra->content_type, extra->body);
   }
   auto size = w.finish();
   return size ? *size : 0;
 }
 
 bool CallService::send_in_dialog(Call& call, LegIndex leg, Method method, const MessageView* copy_from,
-                                 uint64_t user_data) {
+                                 uint64_t user_data, const Extra* extra) {
   Leg& l = call.legs[leg];
-  const size_t size = build_in_dialog(call, leg, method, ++l.local_cseq, copy_from);
+  const size_t size = build_in_dialog(call, leg, method, ++l.local_cseq, copy_from, extra);
   if (size == 0) return false;
   auto started = layer_->start_client({scratch_.get(), size}, l.flow, user_data);
   if (!started) {
@@ -839,8 +874,8 @@ bool CallService::send_in_dialog(Call& call, LegIndex leg, Method method, const 
   return true;
 }
 
-void CallService::send_ack(Call& call, LegIndex leg, uint32_t cseq) {
-  const size_t size = build_in_dialog(call, leg, Method::ack, cseq, nullptr);
+void CallService::send_ack(Call& call, LegIndex leg, uint32_t cseq, const Extra* extra) {
+  const size_t size = build_in_dialog(call, leg, Method::ack, cseq, nullptr, extra);
   if (size != 0) (void)layer_->send_stateless({scratch_.get(), size}, call.legs[leg].flow);
 }
 
@@ -933,6 +968,16 @@ void CallService::on_ring_timer(TimerEntry& entry) {
   auto& timer = static_cast<CallTimer&>(entry);
   CallService& self = *timer.service;
   Call& call = self.calls_[timer.index];
+  if (call.state == CallState::connecting) {
+    self.counters_.ring_timeouts.add();
+    self.cancel_branches(call, UINT32_MAX);
+    self.connect_failed(call, 480);
+    return;
+  }
+  if (call.state == CallState::referrer) {
+    self.end_call(call, 1u << leg_a);  // the referrer did not hang up by itself (SPEC section 6: 32 s)
+    return;
+  }
   if (call.state != CallState::ringing) return;
   self.counters_.ring_timeouts.add();
   self.cancel_branches(call, UINT32_MAX);

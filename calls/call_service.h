@@ -15,13 +15,18 @@
 //   sip::TransactionLayer with its own fixed pools. At every limit the request gets a precise answer (503 with
 //   Retry-After for capacity, 500 naming the state that did not fit).
 // - SDP passes through unchanged in both directions; parkd never looks into it.
-// - The third-party call control API (RFC 3725) that park needs arrives with issue 6's later parts; the
-//   dialog state kept per leg (Leg below) is what it will re-INVITE with.
+// - Third-party call control (RFC 3725) for transfer and park: a REFER splits a call in two. The referrer's
+//   leg goes into a call of its own that only reports progress (sipfrag NOTIFYs) and waits for its BYE; the
+//   other party's leg goes into a fresh call where parkd, not a phone, decides what it is connected to: a new
+//   party rung with a delayed-offer INVITE (blind transfer, recall), nothing (parked, on hold with parkd's
+//   SDP), or a caller of its own (retrieve). The park service (park/, a layer above) drives the parked calls
+//   through FeatureHandler and the public functions below. docs/calls.md draws the flows.
 #pragma once
 
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +37,7 @@
 #include "core/timer_wheel.h"
 #include "sip/server.h"
 #include "sip/transaction.h"
+#include "sip/uri.h"
 #include "tenancy/registrar.h"
 
 namespace parkd::calls {
@@ -62,12 +68,83 @@ struct CallsShared {
   X(invites) X(forwarded) X(forward_failed) X(unknown_domain) X(challenged) X(auth_failures)            \
   X(not_found) X(unavailable) X(limit_reached) X(calls_started) X(calls_answered) X(calls_failed)        \
   X(calls_cancelled) X(ring_timeouts) X(calls_ended) X(calls_live) X(branches_started) X(stray_2xx)     \
-  X(relayed_requests) X(glare) X(leg_timeouts) X(ack_timeouts) X(no_dialog) X(transaction_errors)
+  X(relayed_requests) X(glare) X(leg_timeouts) X(ack_timeouts) X(no_dialog) X(transaction_errors)       \
+  X(refers) X(refers_refused) X(transfers) X(transfers_failed) X(parks) X(retrieves) X(retrieves_failed)  \
+  X(recalls) X(recalls_answered) X(holds_refused) X(out_of_dialog) X(feature_requests)
 // clang-format on
 
 struct CallsCounters {
   PARKD_COUNTERS(PARKD_CALLS_COUNTERS)
   std::string to_string() const { return counters_text(*this); }
+};
+
+class CallService;
+
+// A call of this shard's pool, as the layer above holds it: stale once the call is freed (generation).
+struct CallRef {
+  uint32_t index = UINT32_MAX;
+  uint32_t generation = 0;
+  bool valid() const { return generation != 0; }
+  friend bool operator==(const CallRef&, const CallRef&) = default;
+};
+
+// What happens to a parked call, reported to the FeatureHandler with the handle it gave.
+enum class ParkedEvent : uint8_t {
+  parked,             // the call was split; `call` is the parked party's call (hold re-INVITE on its way)
+  park_failed,        // the split could not be made (pool full): nothing is parked
+  held,               // the parked party answered the hold re-INVITE (2xx, or a refusal it survives)
+  gone,               // the parked party hung up or stopped answering: the call is freed
+  retrieved,          // a retrieve connected; the call is an ordinary bridged call now
+  retrieve_failed,    // a retrieve did not connect; the call is parked again (`status` says why)
+  recall_answered,    // a device of the parker answered the recall; bridged
+  recall_unanswered,  // nobody answered the recall in time; the call is parked again
+};
+
+// The identity and dialog of a parked party (views into the call's state: valid until the call changes).
+struct PartyView {
+  std::string_view display;
+  std::string_view number;  // the extension number, empty when the party is not one of the tenant's
+  std::string_view uri;     // sip:<number>@<domain>, or the party's own URI
+  std::string_view call_id;
+  std::string_view local_tag;
+  std::string_view remote_tag;
+};
+
+struct ReferContext {
+  uint32_t tenant = 0;
+  std::string_view domain;
+  std::string_view referrer_number;  // the extension that sent the REFER (its leg's party)
+  const sip::UriView* refer_to = nullptr;
+  std::string_view refer_to_user;  // unescaped user part of the Refer-To URI
+  PartyView other;                 // the party that would be parked (views valid during on_refer)
+};
+
+struct InviteContext {
+  uint32_t tenant = 0;
+  std::string_view domain;
+  std::string_view caller_number;  // the authenticated caller
+  const sip::UriView* target = nullptr;
+  sip::TransactionId id;
+  const sip::MessageView* invite = nullptr;
+  const sip::Flow* from = nullptr;
+};
+
+// Feature codes (park, retrieve) plugged into the call layer by a layer above. Called on the shard's thread.
+class FeatureHandler {
+ public:
+  virtual ~FeatureHandler() = default;
+  // An in-dialog REFER whose Refer-To user is not an extension of the tenant. Returns 0 when it is no feature
+  // (the REFER gets 404), a final status (>= 300) to refuse it with the call untouched, or 202 with `handle`
+  // set: the call layer then parks the other party and reports ParkedEvent::parked / park_failed.
+  virtual uint16_t on_refer(CallService& calls, const ReferContext& refer, uint64_t& handle) = 0;
+  // An authenticated out-of-dialog INVITE whose Request-URI user is not an extension of the tenant. Returns 0
+  // when it is no feature (404), 1 when the handler took it (it called CallService::retrieve, which answers),
+  // or a final status that the call layer sends.
+  virtual uint16_t on_invite(CallService& calls, const InviteContext& invite) = 0;
+  virtual void on_parked_event(CallService& calls, uint64_t handle, ParkedEvent event, CallRef call,
+                               uint16_t status) = 0;
+  // The final answer to a request sent with send_out_of_dialog (0: timeout or transport error).
+  virtual void on_out_of_dialog_answer(CallService& calls, uint64_t cookie, uint16_t status) = 0;
 };
 
 class CallService final : public sip::RequestHandler, private sip::TransactionUser {
@@ -85,6 +162,27 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
 
   const CallsCounters& counters() const { return counters_; }
   const sip::TransactionLayer* transactions() const { return layer_.get(); }
+
+  // Third-party call control for the layer above (shard thread only). Before on_start.
+  void set_feature_handler(FeatureHandler* handler) { features_ = handler; }
+  Shard* shard() const { return shard_; }
+  const tenancy::Registrar& registrar() const { return registrar_; }
+  // The parked party of a parked (or parked-and-ringing) call; nullopt when `call` is stale.
+  std::optional<PartyView> party(CallRef call) const;
+  // Connects the parked call to the retriever's INVITE (the one on_invite was given): re-INVITE to the parked
+  // party with the retriever's SDP, its answer to the retriever. False when the call is not parked now
+  // (being recalled, or stale): the caller answers the INVITE.
+  bool retrieve(CallRef call, const InviteContext& invite, uint64_t handle);
+  // Rings every device of `extension` (the parker) with the parked party as caller, for `ring_ms`.
+  bool recall(CallRef call, uint32_t extension, uint32_t ring_ms);
+  // Ends a parked call (BYE to the parked party) without reporting it.
+  void hang_up(CallRef call);
+  // Sends an out-of-dialog request parkd built (a NOTIFY) as a client transaction; the answer is reported
+  // with on_out_of_dialog_answer(cookie). cookie < 2^56.
+  bool send_out_of_dialog(std::string_view request, const sip::Flow& to, uint64_t cookie);
+  // parkd's address for Via and Contact on a flow.
+  std::string_view local_host(const sip::Flow& flow, uint16_t& port) const;
+  std::string_view contact_of(const sip::Flow& flow) const;  // parkd's Contact for that flow
 
  private:
   // A piece of a call's text area.
@@ -110,7 +208,11 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
     sip::Flow flow;
     uint16_t final_status = 0;  // 0 while it may still answer
   };
-  enum class CallState : uint8_t { free, ringing, confirmed };
+  // ringing -> confirmed: an ordinary call. referrer: only the leg that sent a REFER, waiting for its BYE.
+  // parked: only the parked party's leg (leg A). connecting: leg A bridged to branches ringing on leg B
+  // (transfer target, recall). retrieving: leg A re-INVITEd with the retriever's offer, leg B the retriever.
+  enum class CallState : uint8_t { free, ringing, confirmed, referrer, parked, connecting, retrieving };
+  enum class ConnectKind : uint8_t { transfer, recall };
   enum LegIndex : uint8_t { leg_a = 0, leg_b = 1 };
   struct Call;
   struct CallTimer : TimerEntry {
@@ -139,7 +241,7 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
   void new_call(sip::TransactionId id, const sip::MessageView& invite, const sip::Flow& from);
   void in_dialog(sip::TransactionId id, const sip::MessageView& request, const sip::Flow& from);
   void dialog_ack(const sip::MessageView& ack);
-  bool start_branch(Call& call, uint32_t index, const tenancy::BindingView& binding, const sip::MessageView& invite);
+  bool start_branch(Call& call, uint32_t index, const tenancy::BindingView& binding, const sip::MessageView* invite);
 
   // Responses on leg B.
   void branch_response(Call& call, uint32_t branch, const sip::MessageView& response);
@@ -149,12 +251,19 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
 
   // A request parkd originates in a dialog, into scratch_ (headers other than the dialog's and the body copied
   // from `copy_from`, when given); its size, 0 when it did not fit.
-  size_t build_in_dialog(Call& call, LegIndex leg, sip::Method method, uint32_t cseq,
-                         const sip::MessageView* copy_from);
+  // `extra`: headers and a body of parkd's own instead (sipfrag NOTIFY, hold SDP, an ACK's answer).
+  struct Extra {
+    std::string_view event;
+    std::string_view subscription_state;
+    std::string_view content_type;
+    std::string_view body;
+  };
+  size_t build_in_dialog(Call& call, LegIndex leg, sip::Method method, uint32_t cseq, const sip::MessageView* copy_from,
+                         const Extra* extra = nullptr);
   // The same with the leg's next CSeq, sent as a client transaction.
   bool send_in_dialog(Call& call, LegIndex leg, sip::Method method, const sip::MessageView* copy_from,
-                      uint64_t user_data);
-  void send_ack(Call& call, LegIndex leg, uint32_t cseq);
+                      uint64_t user_data, const Extra* extra = nullptr);
+  void send_ack(Call& call, LegIndex leg, uint32_t cseq, const Extra* extra = nullptr);
   // ACK and BYE for a 2xx that no call wants (a second branch answering, or one that answered after the
   // call ended): RFC 3261 section 13.2.2.4.
   void hang_up_stray(const sip::MessageView& response, const sip::Flow& from);
@@ -165,7 +274,7 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
   void end_call(Call& call, uint8_t legs);
   void await_ack(Call& call, LegIndex leg, sip::TransactionId id, uint32_t cseq);
 
-  Call* allocate(uint32_t tenant);
+  Call* allocate(uint32_t tenant, bool tenant_limit = true);
   void free_call(Call& call);
   Call* from_user_data(uint64_t user_data, uint32_t& tag);
   static uint64_t user_data_of(const Call& call, uint32_t tag);
@@ -174,9 +283,31 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
   static void on_ring_timer(TimerEntry& entry);
   static void on_retransmit_timer(TimerEntry& entry);
 
-  std::string_view local_host(const sip::Flow& flow, uint16_t& port) const;
-  std::string_view contact_of(const sip::Flow& flow) const;  // parkd's Contact for that flow
   void remap_tenants();
+
+  // Third-party call control (third_party.cc).
+  void refer(sip::TransactionId id, Call& call, LegIndex leg, const sip::MessageView& request);
+  // Moves each leg of `call` into a call of its own (leg A of each): the referrer's and the other party's.
+  bool split(Call& call, LegIndex referrer, Call*& referrer_call, Call*& party_call);
+  bool copy_leg(const Call& from, LegIndex from_leg, Call& to, LegIndex to_leg);
+  void sipfrag(Call& referrer_call, uint16_t status, bool final);
+  bool connect(Call& call, uint32_t tenant, uint32_t extension, uint32_t ring_ms);
+  void connect_response(Call& call, uint32_t branch, const sip::MessageView& response);
+  void connect_failed(Call& call, uint16_t status);
+  void connect_leg_a_answer(Call& call, const sip::MessageView& response);
+  void hold(Call& call);
+  void hold_response(Call& call, const sip::MessageView& response);
+  void feature_in_dialog(sip::TransactionId id, Call& call, LegIndex leg, const sip::MessageView& request);
+  void retrieve_answer(Call& call, sip::TransactionId id, const sip::MessageView& response);
+  void report(Call& call, ParkedEvent event, uint16_t status);
+  void back_to_park(Call& call);
+  void reset_leg_b(Call& call);
+  void party_gone(Call& call);
+  static CallRef ref_of(const Call& call);
+  Call* from_ref(CallRef ref) const;
+  size_t build_hold_sdp(const sip::Flow& flow, char* out, size_t capacity) const;
+  std::optional<tenancy::ExtensionView> leg_extension(const Call& call, LegIndex leg) const;
+  PartyView party_of(const Call& call, LegIndex leg) const;
 
   unsigned shard_index_;
   const CallsShared& shared_;
@@ -200,6 +331,7 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
   uint32_t scratch_size_ = 0;
   sip::TokenKey token_key_;
   uint64_t token_counter_ = 0;
+  FeatureHandler* features_ = nullptr;
   // The tenant of the message being handled (set by take_here), for the TransactionUser callbacks.
   uint32_t current_tenant_ = 0;
   CallsCounters counters_;

@@ -21,7 +21,8 @@ bool takes_value(std::string_view flag) {
   return flag == "--listen" || flag == "--tenants" || flag == "--shards" || flag == "--data-dir" ||
          flag == "--log-level" || flag == "--tcp-max-connections" || flag == "--tcp-max-per-source" ||
          flag == "--tcp-idle-timeout-s" || flag == "--digest-prefer" || flag == "--calls-max" ||
-         flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" || flag == "--sip-t1-ms";
+         flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" || flag == "--sip-t1-ms" ||
+         flag == "--parked-max" || flag == "--parked-max-per-tenant";
 }
 
 }  // namespace
@@ -120,17 +121,21 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
        : flag == "--tcp-max-per-source" ? o.tcp_max_per_source
                                         : o.tcp_idle_timeout_s) = v;
     } else if (flag == "--calls-max" || flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" ||
-               flag == "--sip-t1-ms") {
-      const unsigned min = flag == "--calls-max-per-tenant" ? 0 : flag == "--sip-t1-ms" ? 10 : 1;
+               flag == "--sip-t1-ms" || flag == "--parked-max" || flag == "--parked-max-per-tenant") {
+      const unsigned min = flag == "--calls-max-per-tenant" || flag == "--parked-max-per-tenant" ? 0
+                           : flag == "--sip-t1-ms"                                               ? 10
+                                                                                                 : 1;
       const unsigned max = flag == "--ring-timeout-s" ? 3600 : flag == "--sip-t1-ms" ? 5000 : 1000000;
       unsigned v = 0;
       if (!parse_number(value, v) || v < min || v > max)
         return Error{std::string(flag) + " " + std::string(value) + ": expected a number from " + std::to_string(min) +
                      " to " + std::to_string(max)};
-      (flag == "--calls-max"              ? o.calls_max
-       : flag == "--calls-max-per-tenant" ? o.calls_max_per_tenant
-       : flag == "--ring-timeout-s"       ? o.ring_timeout_s
-                                          : o.sip_t1_ms) = v;
+      (flag == "--calls-max"               ? o.calls_max
+       : flag == "--calls-max-per-tenant"  ? o.calls_max_per_tenant
+       : flag == "--ring-timeout-s"        ? o.ring_timeout_s
+       : flag == "--parked-max"            ? o.parked_max
+       : flag == "--parked-max-per-tenant" ? o.parked_max_per_tenant
+                                           : o.sip_t1_ms) = v;
     } else {
       return Error{"unknown option '" + std::string(arg) + "' (see parkd --help)"};
     }
@@ -163,6 +168,8 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
   --calls-max-per-tenant N  calls in progress per tenant (default 0: no limit but the node's)
   --ring-timeout-s N        ring this long, then CANCEL and 480 to the caller (default 60)
   --sip-t1-ms N             RFC 3261 timer T1 (default 500; T2 = 8*T1, T4 = 10*T1); for tests
+  --parked-max N            calls parked per node, split over the shards (default 4096)
+  --parked-max-per-tenant N calls parked per tenant (default 0: no limit but the node's)
   --help                this text
   --version             print the version
 

@@ -45,6 +45,9 @@ struct Options {
   unsigned calls_max_per_tenant = 0;
   unsigned ring_timeout_s = 60;
   unsigned sip_t1_ms = 500;  // RFC 3261 T1; T2 and T4 scale with it (shortened by tests only)
+  // Park (docs/park-info.md): calls parked per node (split over the shards) and per tenant (0: no ceiling).
+  unsigned parked_max = 4096;
+  unsigned parked_max_per_tenant = 0;
   bool help = false;
   bool version = false;
 };

@@ -19,6 +19,7 @@
 #include "core/node.h"
 #include "core/uring_probe.h"
 #include "daemon/cli.h"
+#include "park/park_service.h"
 #include "sip/server.h"
 #include "tenancy/registrar.h"
 #include "tenancy/routing.h"
@@ -80,11 +81,12 @@ struct ShardServices {
   std::unique_ptr<parkd::tenancy::ConfigMailbox> config_mailbox = std::make_unique<parkd::tenancy::ConfigMailbox>();
   parkd::tenancy::Registrar* registrar = nullptr;
   parkd::calls::CallService* calls = nullptr;
+  parkd::park::ParkService* park = nullptr;
   parkd::sip::Server* server = nullptr;
 };
 
 // The methods parkd serves (the Allow header).
-constexpr std::string_view served_methods = "OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL, UPDATE, INFO";
+constexpr std::string_view served_methods = "OPTIONS, REGISTER, INVITE, ACK, BYE, CANCEL, UPDATE, INFO, REFER, NOTIFY";
 
 // parkd's own address for what it sends (Via, Contact): the bound address, or for a wildcard the address the
 // host would send from (a connected UDP socket's local address; nothing is sent).
@@ -114,9 +116,9 @@ parkd::Endpoint advertised(const parkd::Endpoint& bound) {
 
 void print_counters(const parkd::Node& node, const std::vector<ShardServices>& services) {
   for (unsigned i = 0; i < node.shard_count(); ++i)
-    PARKD_LOG(info, "shard %u: %s %s %s %s", i, node.shard(i).counters().to_string().c_str(),
+    PARKD_LOG(info, "shard %u: %s %s %s %s %s", i, node.shard(i).counters().to_string().c_str(),
               services[i].server->counters().to_string().c_str(), services[i].registrar->counters_text().c_str(),
-              services[i].calls->counters().to_string().c_str());
+              services[i].calls->counters().to_string().c_str(), services[i].park->counters().to_string().c_str());
 }
 
 int run(const parkd::daemon::Options& options) {
@@ -178,6 +180,10 @@ int run(const parkd::daemon::Options& options) {
   // Registrars and call services live as long as the node; each is used only by its shard's thread.
   std::vector<std::unique_ptr<parkd::tenancy::Registrar>> registrars;
   std::vector<std::unique_ptr<parkd::calls::CallService>> call_services;
+  std::vector<std::unique_ptr<parkd::park::ParkService>> park_services;
+  parkd::park::ParkConfig park_config;
+  park_config.parked_max_per_shard = (options.parked_max + config.shards - 1) / config.shards;
+  park_config.parked_max_per_tenant = options.parked_max_per_tenant;
   std::vector<ShardServices> services(config.shards);
   auto created = parkd::Node::create(config, [&](unsigned shard) {
     registrars.push_back(
@@ -186,6 +192,11 @@ int run(const parkd::daemon::Options& options) {
     call_services.push_back(std::make_unique<parkd::calls::CallService>(shard, calls_shared, *registrars.back()));
     services[shard].calls = call_services.back().get();
     registrars.back()->set_next(call_services.back().get());
+    park_services.push_back(
+        std::make_unique<parkd::park::ParkService>(shard, park_config, *call_services.back(), *registrars.back()));
+    services[shard].park = park_services.back().get();
+    call_services.back()->set_feature_handler(park_services.back().get());
+    registrars.back()->set_observer(park_services.back().get());
     auto server = std::make_unique<parkd::sip::Server>(registrars.back().get(), served_methods);
     services[shard].server = server.get();
     return server;

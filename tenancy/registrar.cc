@@ -207,6 +207,8 @@ bool Registrar::handle_register(sip::Server& server, const sip::Incoming& reques
       w.end_header();
     }
   });
+  if (observer_ != nullptr && !outcome.bindings.empty())
+    observer_->on_registered(tenant.index(), extension->index(), source);
   return true;
 }
 

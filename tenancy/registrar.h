@@ -67,6 +67,14 @@ struct RegistrarCounters {
   std::string to_string() const { return counters_text(*this); }
 };
 
+// Told of every successful REGISTER that leaves the extension with bindings (a device appeared or refreshed),
+// on the tenant's owner shard, after the 200 went out. The park layer uses it to bring a new device up to date.
+class RegistrationObserver {
+ public:
+  virtual ~RegistrationObserver() = default;
+  virtual void on_registered(uint32_t tenant, uint32_t extension, const Endpoint& source) = 0;
+};
+
 class Registrar final : public sip::RequestHandler {
  public:
   Registrar(unsigned shard_index, const RegistrarShared& shared, ConfigPtr config, ConfigMailbox& config_mailbox);
@@ -75,6 +83,7 @@ class Registrar final : public sip::RequestHandler {
   // REGISTER is the registrar's; every other request and every response goes to `next` (the call layer),
   // so one shard runs one chain: sip::Server -> Registrar -> next. Set before the shard starts.
   void set_next(sip::RequestHandler* next) { next_ = next; }
+  void set_observer(RegistrationObserver* observer) { observer_ = observer; }
 
   bool on_request(sip::Server& server, const sip::Incoming& request) override;
   void on_response(sip::Server& server, const sip::Incoming& response) override;
@@ -108,6 +117,7 @@ class Registrar final : public sip::RequestHandler {
   unsigned shard_index_;
   const RegistrarShared& shared_;
   sip::RequestHandler* next_ = nullptr;
+  RegistrationObserver* observer_ = nullptr;
   ConfigPtr config_;
   ConfigMailbox& config_mailbox_;
   Shard* shard_ = nullptr;

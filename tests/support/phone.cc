@@ -95,7 +95,11 @@ bool Phone::invite(const std::string& number, const std::string& body, const std
   dialog_.local_tag = "t" + number_ + std::to_string(branches_);
   dialog_.local_uri = aor();
   dialog_.cseq = 1;
-  invite_uri_ = "sip:" + number + "@" + domain_;
+  // "*88103;park-id=p4f2a": the URI parameters follow the host.
+  const size_t semicolon = number.find(';');
+  invite_uri_ = semicolon == std::string::npos
+                    ? "sip:" + number + "@" + domain_
+                    : "sip:" + number.substr(0, semicolon) + "@" + domain_ + number.substr(semicolon);
   dialog_.remote_uri = invite_uri_;
   invite_body_ = body;
   invite_extra_ = extra;
@@ -157,14 +161,15 @@ void Phone::reply(const Parsed& request, uint16_t code, const std::string& body)
   EXPECT_TRUE(client_.send(out));
 }
 
-void Phone::send_in_dialog(const std::string& method, const std::string& body) {
+void Phone::send_in_dialog(const std::string& method, const std::string& body, const std::string& extra) {
   ++dialog_.cseq;
   std::string out =
       method + " " + dialog_.remote_target + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port()) +
       ";branch=" + next_branch() + ";rport\r\nMax-Forwards: 70\r\nFrom: <" + dialog_.local_uri +
       ">;tag=" + dialog_.local_tag + "\r\nTo: <" + dialog_.remote_uri + ">;tag=" + dialog_.remote_tag +
       "\r\nCall-ID: " + dialog_.call_id + "\r\nCSeq: " + std::to_string(dialog_.cseq) + " " + method + "\r\n";
-  if (method == "INVITE") out += "Contact: " + contact() + "\r\n";
+  if (method == "INVITE" || method == "REFER") out += "Contact: " + contact() + "\r\n";
+  out += extra;
   if (!body.empty()) out += "Content-Type: application/sdp\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   EXPECT_TRUE(client_.send(out));

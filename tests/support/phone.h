@@ -46,7 +46,7 @@ class Phone {
   void reply(const Parsed& request, uint16_t code, const std::string& body = "");
 
   // In the dialog of the last call (either side): BYE, re-INVITE; the answer is read with wait_response().
-  void send_in_dialog(const std::string& method, const std::string& body = "");
+  void send_in_dialog(const std::string& method, const std::string& body = "", const std::string& extra = "");
 
   // The next request with this method (others are skipped), or the next response to `method` that is not
   // 100 Trying; ok == false on timeout.
