@@ -1,9 +1,9 @@
 // The scenario pack of tools/sipp/ (tools/sipp/README.md): every scenario run with real SIPp at a low rate,
-// so none of them rots. Scenarios of what parkd does today run against it (register with generated users,
-// hold and resume). The scenarios of the transfer and park flows also run today, against stand-ins that play
-// the other side of their SIP (tests/data/sipp/: a REFER peer, a park-info NOTIFY sender, a caller whose
-// callee hangs up), and must fail when that side misbehaves. The flows themselves against parkd (blind
-// transfer, park and retrieve, recall) wait for park: see park_landed.
+// so none of them rots. Each flow runs against a real parkd (register with generated users, hold and
+// resume, blind transfer, park and retrieve in two tenants, recall, tools/sipp/park-demo). Each
+// scenario of the transfer and park flows also runs against a stand-in that plays the other side of its SIP
+// (tests/data/sipp/: a REFER peer, a park-info NOTIFY sender, a caller whose callee hangs up) and must fail
+// when that side misbehaves: its checks can fail.
 // tools/sipp/options.xml, register.xml with the demo users, uac.xml and uas.xml: tests/integration/sipp_test.cc.
 #include <gtest/gtest.h>
 
@@ -18,10 +18,6 @@ namespace parkd::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// GATE (issue 7): parkd takes neither REFER (blind transfer, park) nor *88 (retrieve) and does not recall yet.
-// When park lands, set this to true; the tests that skip with "enable when park lands: issue 7" then run.
-constexpr bool park_landed = false;
 
 std::string pack(const std::string& file) { return std::string(PARKD_SOURCE_DIR) + "/tools/sipp/" + file; }
 std::string stand_in(const std::string& file) { return std::string(PARKD_TEST_DATA) + "/sipp/" + file; }
@@ -257,12 +253,11 @@ TEST(SippPack, ParkInfoReceiverChecksTheNotify) {
   }
 }
 
-// ---- The flows against parkd: gated until park lands (issue 7). ----
+// ---- The flows against parkd. ----
 
 // Blind transfer: 101 calls 102 (uas.xml), then REFERs it to 103 (target.xml). 202, sipfrag NOTIFYs to a
 // final 200; the target sees the transferee as caller, the transferee gets the target's media (port 6400).
 TEST(SippPack, BlindTransfer) {
-  if (!park_landed) GTEST_SKIP() << "enable when park lands: issue 7";
   PARKD_REQUIRE_SIPP();
   Parkd parkd(parkd_args());
   ASSERT_TRUE(parkd.ready()) << parkd.process().stderr_text();
@@ -343,7 +338,6 @@ void park_and_retrieve(const ParkCase& c) {
 }
 
 TEST(SippPack, ParkAndRetrieve) {
-  if (!park_landed) GTEST_SKIP() << "enable when park lands: issue 7";
   const std::string acme = "acme.example.com";
   park_and_retrieve({.domain = acme,
                      .parker = user("101", acme, "acme101-secret", ";102;103;*68;*88"),
@@ -358,7 +352,6 @@ TEST(SippPack, ParkAndRetrieve) {
 // The demo's globex parks with *70 and retrieves with *71 (its feature_codes); its numbers are acme's. Mindy
 // (103) retrieves from the phone that got the park-info NOTIFY.
 TEST(SippPack, ParkAndRetrieveWithTheTenantsOwnCodes) {
-  if (!park_landed) GTEST_SKIP() << "enable when park lands: issue 7";
   const std::string globex = "globex.example.com";
   park_and_retrieve({.domain = globex,
                      .parker = user("101", globex, "globex101-secret", ";102;103;*70;*71"),
@@ -374,7 +367,6 @@ TEST(SippPack, ParkAndRetrieveWithTheTenantsOwnCodes) {
 // (recall.xml on the parker's port), which answers: the parked party gets its media (port 6400) and the park
 // extension's device gets park-info "recalling", then "recalled".
 TEST(SippPack, ParkAndRecall) {
-  if (!park_landed) GTEST_SKIP() << "enable when park lands: issue 7";
   PARKD_REQUIRE_SIPP();
   const std::string roles = dir.path() + "/roles";
   RunResult made = run("/usr/bin/python3",
@@ -416,7 +408,6 @@ TEST(SippPack, ParkAndRecall) {
 
 // tools/sipp/park-demo, the script the README's first command runs once park works, against the demo.
 TEST(SippPack, ParkDemoScript) {
-  if (!park_landed) GTEST_SKIP() << "enable when park lands: issue 7";
   PARKD_REQUIRE_SIPP();
   Parkd parkd(parkd_args());
   ASSERT_TRUE(parkd.ready()) << parkd.process().stderr_text();
