@@ -88,7 +88,7 @@ bool CallService::send_out_of_dialog(std::string_view request, const sip::Flow& 
 
 void CallService::refer(TransactionId id, Call& call, LegIndex leg, const MessageView& request) {
   counters_.refers.add();
-  if (call.relay_server.valid() || call.ack_wait.valid()) {
+  if (call.relay_server.valid()) {
     counters_.glare.add();
     layer_->respond(id, 491, "Request Pending");
     return;
@@ -119,6 +119,12 @@ void CallService::refer(TransactionId id, Call& call, LegIndex leg, const Messag
     counters_.refers_refused.add();
     layer_->respond(id, 404, "Not Found");
     return;
+  }
+  // A REFER that overtakes the ACK of the call's 2xx (the other phone's ACK is still in flight): the 2xx is
+  // no longer retransmitted, the ACK is absorbed when it comes. Without this a quick transferor gets 491.
+  if (call.ack_wait.valid()) {
+    call.ack_wait = {};
+    if (call.retransmit_timer.armed()) shard_->timers().cancel(call.retransmit_timer);
   }
   const tenancy::TenantsConfig& config = registrar_.config();
   const LegIndex other = leg == leg_a ? leg_b : leg_a;

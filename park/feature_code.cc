@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <span>
 
 #include "sip/params.h"
@@ -35,8 +34,9 @@ bool parse_with_raw_hash(std::string_view uri, std::span<char> buffer, sip::UriV
   char* p = buffer.data();
   for (size_t i = 0; i < uri.size(); ++i) {
     if (uri[i] == '#' && i > colon && i < at) {
-      std::memcpy(p, "%23", 3);
-      p += 3;
+      *p++ = '%';
+      *p++ = '2';
+      *p++ = '3';
     } else {
       *p++ = uri[i];
     }

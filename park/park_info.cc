@@ -196,7 +196,7 @@ Result<size_t, ParkInfoError> write_park_info(const ExtensionParkView& extension
       o.escaped(domain, false);
       o.raw("</uri></retriever>\n");
     }
-    if (!is_final(state)) {
+    if (state == ParkState::parked) {
       o.raw("    <retrieve uri=\"sip:");
       code_in_uri(o, retrieve_code);
       o.escaped(number, true);

@@ -14,7 +14,8 @@
 //
 // One <parked-call> per call of the extension: live calls oldest first, then the calls that left the park since
 // the last report, each once, in its final state. `recall-in` (whole seconds, rounded up) only while `parked`;
-// <retrieve> only while the call can be retrieved (parked, recalling); <retriever display><uri></retriever>
+// <retrieve> only while the call can be retrieved (`parked`: a call being recalled is the parker's for the
+// ring time, docs/DECISIONS.md); <retriever display><uri></retriever>
 // (an extension to SPEC's example) after <parker> for a `retrieved` call whose retriever is known. `display`
 // attributes are always present, empty when unknown.
 //

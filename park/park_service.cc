@@ -125,8 +125,7 @@ void ParkService::on_parked_event(calls::CallService& calls, uint64_t handle, Pa
       return;  // park-info goes out when the parked party is on hold (held)
     case ParkedEvent::park_failed:
       // Nothing was parked: forget it without telling anyone.
-      (void)table_.finish(ref, ParkState::abandoned);
-      if (auto extension = table_.find_extension(view->domain(), view->extension())) table_.reported(extension->ref());
+      (void)table_.withdraw(ref);
       return;
     case ParkedEvent::held:
       arm(ref);

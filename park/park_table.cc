@@ -256,7 +256,7 @@ Result<CallRef, ParkError> ParkTable::park(const ParkRequest& q, const ParkLimit
   r.recall_at_ms = q.recall_at_ms;
   r.max_park_at_ms = q.max_park_at_ms;
   r.handle = q.handle;
-  for (uint8_t f = 0; f < std::size(texts); ++f) store(index, static_cast<Field>(f), texts[f]);
+  for (size_t f = 0; f < std::size(texts); ++f) store(index, static_cast<Field>(f), texts[f]);
   id_index_.insert(hash, index);
 
   ExtensionSlot& e = extensions_[extension];
@@ -383,6 +383,12 @@ bool ParkTable::return_to_park(CallRef call, uint64_t recall_at_ms) {
   return true;
 }
 
+bool ParkTable::set_handle(CallRef call, uint64_t handle) {
+  if (!get(call)) return false;
+  records_[call.index].handle = handle;
+  return true;
+}
+
 void ParkTable::unlink_live(uint32_t index) {
   Record& r = records_[index];
   ExtensionSlot& e = extensions_[r.extension];
@@ -475,19 +481,38 @@ void ParkTable::reported(ExtensionRef ref) {
   }
   e.departed_head = e.departed_tail = none;
   e.departed_count = 0;
-  if (e.changed) {
-    if (e.changed_prev != none)
-      extensions_[e.changed_prev].changed_next = e.changed_next;
-    else
-      changed_head_ = e.changed_next;
-    if (e.changed_next != none)
-      extensions_[e.changed_next].changed_prev = e.changed_prev;
-    else
-      changed_tail_ = e.changed_prev;
-    e.changed = false;
-    e.changed_prev = e.changed_next = none;
-  }
+  unlink_changed(ref.index);
   if (e.live_count == 0) free_extension(ref.index);
+}
+
+void ParkTable::unlink_changed(uint32_t extension) {
+  ExtensionSlot& e = extensions_[extension];
+  if (!e.changed) return;
+  if (e.changed_prev != none)
+    extensions_[e.changed_prev].changed_next = e.changed_next;
+  else
+    changed_head_ = e.changed_next;
+  if (e.changed_next != none)
+    extensions_[e.changed_next].changed_prev = e.changed_prev;
+  else
+    changed_tail_ = e.changed_prev;
+  e.changed = false;
+  e.changed_prev = e.changed_next = none;
+}
+
+bool ParkTable::withdraw(CallRef call) {
+  if (!live_ref(call)) return false;
+  const uint32_t extension = records_[call.index].extension;
+  unlink_live(call.index);
+  ExtensionSlot& e = extensions_[extension];
+  --tenants_[e.tenant].live_count;
+  --live_count_;
+  free_record(call.index);
+  if (e.live_count == 0 && e.departed_count == 0) {
+    unlink_changed(extension);
+    free_extension(extension);
+  }
+  return true;
 }
 
 // --- views

@@ -156,7 +156,8 @@ class ParkedCallView {
   uint32_t index_;
 };
 
-// The calls of one extension: live ones oldest first, then departed ones in the order they left.
+// The calls of one extension: live ones oldest first, then departed ones in the order they left. Hold the
+// optional in a variable before iterating: `for (c : *table.extension(ref))` iterates a destroyed temporary.
 class ExtensionParkView {
  public:
   class Iterator {
@@ -211,7 +212,8 @@ class ParkTable {
   // Gives a claimed call back to the park (the retrieve failed). No visible change: no new version.
   bool release(CallRef call);
 
-  // parked -> recalling (the parker's devices ring). Counts the recall. False when not parked.
+  // parked -> recalling (the parker's devices ring). Counts the recall. False when not parked. The call keeps
+  // its claim state: the service claims it for the recall so that no retrieve takes it meanwhile.
   bool start_recall(CallRef call);
   // recalling -> parked (the recall was not answered), with the next recall time. False when not recalling.
   bool return_to_park(CallRef call, uint64_t recall_at_ms);
@@ -219,6 +221,13 @@ class ParkTable {
   // tenants file's limits. False when the reference is stale or the call has already left.
   bool finish(CallRef call, ParkState final_state, std::string_view retriever_display = {},
               std::string_view retriever_extension = {});
+
+  // Takes back a park nobody has been told about (the hold re-INVITE failed): the record is freed at once, with
+  // no departed entry, and an extension left empty is forgotten and taken off the changed list. Other calls'
+  // pending changes stay listed. False when the reference is stale or the call has already left.
+  bool withdraw(CallRef call);
+  // Replaces the service's handle (no visible change). False when the reference is stale.
+  bool set_handle(CallRef call, uint64_t handle);
 
   // The extension changed longest ago and not reported since, if any.
   std::optional<ExtensionRef> next_changed() const;
@@ -316,6 +325,7 @@ class ParkTable {
   void store(uint32_t record, Field field, std::string_view value);
   void mark_changed(uint32_t extension);
   void unlink_live(uint32_t record);
+  void unlink_changed(uint32_t extension);
   void free_record(uint32_t record);
   void free_extension(uint32_t extension);
   bool live_ref(CallRef call) const;

@@ -88,7 +88,7 @@ TEST_F(FeatureCodeTest, RetrieveForms) {
   EXPECT_EQ(uri("sip:*68103@acme.example.com;park-id=bogus"), "park 103");
 }
 
-TEST_F(FeatureCodeTest, TheUserPartDecidesTheMatchUserForUserMatch) {
+TEST_F(FeatureCodeTest, TheUserPartAlone) {
   const auto acme = tenant("acme.example.com");
   EXPECT_EQ(describe(match_feature_user("*68#", acme, ext("acme.example.com", "103"))), "park 103 own");
   EXPECT_EQ(describe(match_feature_user("*88103", acme, std::nullopt)), "retrieve 103");
