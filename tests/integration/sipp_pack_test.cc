@@ -82,6 +82,33 @@ TEST(SippPack, RegisterGeneratedUsers) {
   EXPECT_EQ(counter_sum(parkd.process().stderr_text(), "registered"), 12) << parkd.process().stderr_text();
 }
 
+// register.xml against a registrar that looks like a slow parkd: a late 401 to a copy of the first REGISTER
+// (CSeq 1) is ignored; a 401 to the authenticated REGISTER (CSeq 2) fails it.
+TEST(SippPack, RegisterIgnoresALateChallengeButNotARefusal) {
+  PARKD_REQUIRE_SIPP();
+  for (const char* late_cseq : {"1", "2"}) {
+    SCOPED_TRACE(std::string("401 for CSeq ") + late_cseq);
+    const uint16_t phone_port = free_udp_port();
+    Sipp registrar(dir, std::string("registrar-") + late_cseq,
+                   SippOptions(stand_in("slow-registrar.xml"), "127.0.0.1:" + std::to_string(phone_port))
+                       .injection(dir.write("late.csv", std::string("SEQUENTIAL\n") + late_cseq + "\n"))
+                       .timeout(10s));
+    registrar.start();
+    Sipp phone(dir, std::string("phone-") + late_cseq,
+               SippOptions(pack("register.xml"), "127.0.0.1:" + std::to_string(registrar.port()))
+                   .injection(pack("callee-102.csv"))
+                   .port(phone_port)
+                   .timeout(10s));
+    const int status = phone.run(sipp_wait);
+    if (std::string(late_cseq) == "1") {
+      EXPECT_EQ(status, 0) << phone.diagnostics() << registrar.diagnostics();
+    } else {
+      EXPECT_NE(status, 0) << phone.diagnostics();
+    }
+    EXPECT_EQ(registrar.wait(sipp_wait), 0) << registrar.diagnostics();
+  }
+}
+
 // hold.xml puts the call on hold and resumes it; parkd relays both re-INVITEs to uas.xml and the answers back
 // (hold.xml checks a=recvonly, then a=sendrecv, from the callee's port 6200).
 TEST(SippPack, HoldAndResume) {
@@ -180,8 +207,9 @@ TEST(SippPack, RetrieveScenarioCallsThroughParkd) {
   EXPECT_TRUE(contains(retriever.log(), "answer m=audio 6200 a=sendrecv")) << retriever.log();
 }
 
-// park.xml and transfer.xml against a stand-in for parkd's REFER handling: 202, sipfrag 100, then the final
-// status. A final 200 passes; a final 486 must fail the scenario.
+// park.xml and transfer.xml against a stand-in for parkd's REFER handling (after a late 407 to a copy of the
+// first INVITE, which they must ignore): 202, sipfrag 100, then the final status. A final 200 passes; a final
+// 486 must fail the scenario.
 TEST(SippPack, ParkAndTransferScenariosAgainstReferPeer) {
   PARKD_REQUIRE_SIPP();
   const std::string ok = dir.write("ok.csv", "SEQUENTIAL\nSIP/2.0 200 OK\n");
