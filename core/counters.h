@@ -59,7 +59,8 @@ std::string counters_text(const Counters& counters) {
   X(send_no_slot)                                                                                               \
   X(send_errors) X(tcp_accepted) X(tcp_refused_limit) X(tcp_closed) X(tcp_idle_closed) X(tcp_connections)       \
       X(tcp_bytes_in) X(tcp_bytes_out) X(tcp_messages_in) X(tcp_messages_out) X(tcp_oversize) X(tcp_keepalives) \
-          X(loop_turns) X(mailbox_in) X(mailbox_full) X(mailbox_depth_max) X(timers_fired) X(timers_armed)
+          X(loop_turns) X(mailbox_in) X(mailbox_full) X(mailbox_depth_max) X(timers_fired) X(timers_armed)    \
+              X(overload_high_entered) X(overload_critical_entered) X(overload_turns) X(receive_queue_max_bytes)
 // clang-format on
 
 struct ShardCounters {

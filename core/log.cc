@@ -32,7 +32,9 @@ void set_level(Level level) { current_level.store(static_cast<int>(level), std::
 Level level() { return static_cast<Level>(current_level.load(std::memory_order_relaxed)); }
 
 void write(Level lvl, const char* format, ...) {
-  char line[1024];
+  // Room for the longest line parkd writes: a shard's counters (SIGUSR1 and at exit), about 1,300 bytes with
+  // every layer's counters and growing with each layer; longer is cut.
+  char line[4096];
   int n = std::snprintf(line, sizeof line, "parkd %s: ", level_name(lvl).data());
   va_list args;
   va_start(args, format);

@@ -1,6 +1,7 @@
 #include "core/shard.h"
 
 #include <fcntl.h>
+#include <linux/sock_diag.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
@@ -8,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -22,7 +24,20 @@ uint64_t monotonic_ms() {
   return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1'000'000;
 }
 
+std::string_view pressure_name(Pressure pressure) {
+  switch (pressure) {
+    case Pressure::normal: return "normal";
+    case Pressure::high: return "high";
+    case Pressure::critical: return "critical";
+  }
+  return "?";
+}
+
 namespace {
+// A turn that begins with this many completions ready samples the receive queue whatever the time: under
+// load a millisecond is many turns' worth of datagrams.
+constexpr unsigned busy_turn_completions = 32;
+
 std::array<uint8_t, 16> source_key(const Endpoint& e) {
   std::array<uint8_t, 16> k{};
   std::memcpy(k.data(), e.address, 16);
@@ -181,6 +196,7 @@ bool Shard::run(std::string* error) {
   for (uint32_t i = 0; i < udp_.size(); ++i) arm_udp(i);
   for (uint32_t i = 0; i < listeners_.size(); ++i) arm_accept(i);
   arm_wake();
+  setup_watermarks();
   now_ms_ = monotonic_ms();
   timers_.advance(now_ms_);
   handler_.on_start(*this);
@@ -211,6 +227,13 @@ bool Shard::run(std::string* error) {
       return false;
     }
     now_ms_ = monotonic_ms();
+    // The wheel first catches up with the clock (firing what fell due while the shard slept), so that the
+    // handlers below schedule timers from now and not from the end of the last turn.
+    counters_.timers_fired.add(timers_.advance(now_ms_));
+    // Under pressure every turn samples, so that the shard stops shedding as soon as the queue is short.
+    if (now_ms_ != sampled_ms_ || pressure_ != Pressure::normal || io_uring_cq_ready(&ring_) >= busy_turn_completions)
+      sample_pressure();
+    if (pressure_ != Pressure::normal) counters_.overload_turns.add();
     for (;;) {
       unsigned count = io_uring_peek_batch_cqe(&ring_, cqes, 256);
       if (count == 0) break;
@@ -225,6 +248,60 @@ bool Shard::run(std::string* error) {
       if (!udp_[i].armed) arm_udp(i);
   }
   return true;
+}
+
+void Shard::setup_watermarks() {
+  // The smallest receive buffer of the shard's UDP sockets (SO_RCVBUF reports what the kernel compares the
+  // queue against: twice the request). Without UDP sockets there is nothing to measure.
+  uint64_t buffer = 0;
+  for (const UdpSocket& s : udp_) {
+    int value = 0;
+    socklen_t size = sizeof value;
+    if (getsockopt(s.fd, SOL_SOCKET, SO_RCVBUF, &value, &size) == 0 && value > 0 &&
+        (buffer == 0 || static_cast<uint64_t>(value) < buffer))
+      buffer = static_cast<uint64_t>(value);
+  }
+  constexpr uint64_t default_high = 256 * 1024;
+  overload_high_ = config_.overload_high_bytes != 0 ? config_.overload_high_bytes : std::min(default_high, buffer / 4);
+  overload_low_ = config_.overload_low_bytes != 0 ? config_.overload_low_bytes : overload_high_ / 4;
+  if (overload_low_ >= overload_high_) overload_low_ = overload_high_ / 4;
+  overload_critical_ =
+      config_.overload_critical_bytes != 0 ? config_.overload_critical_bytes : std::max(2 * overload_high_, buffer / 2);
+  if (overload_critical_ <= overload_high_) overload_critical_ = 2 * overload_high_;
+}
+
+// One getsockopt per UDP socket; the deepest queue counts (the kernel drops per socket). The count is the one
+// the kernel drops by, not an exact backlog: UDP gives the memory of datagrams read back in batches (up to a
+// quarter of the buffer at a time, or when the socket has been read empty), so under load it reads high
+// until the queue has been emptied once; the shard then leaves overload only after it caught up completely.
+void Shard::sample_pressure() {
+  sampled_ms_ = now_ms_;
+  if (overload_high_ == 0) return;
+  uint64_t deepest = 0;
+  for (const UdpSocket& s : udp_) {
+    uint32_t meminfo[SK_MEMINFO_VARS] = {};
+    socklen_t size = sizeof meminfo;
+    if (getsockopt(s.fd, SOL_SOCKET, SO_MEMINFO, meminfo, &size) == 0 &&
+        size > SK_MEMINFO_RMEM_ALLOC * sizeof(uint32_t))
+      deepest = std::max<uint64_t>(deepest, meminfo[SK_MEMINFO_RMEM_ALLOC]);
+  }
+  receive_queue_bytes_ = deepest;
+  counters_.receive_queue_max_bytes.max(deepest);
+  const Pressure before = pressure_;
+  if (deepest >= overload_critical_) {
+    pressure_ = Pressure::critical;
+  } else if (deepest >= overload_high_) {
+    if (pressure_ == Pressure::normal) pressure_ = Pressure::high;
+  } else if (deepest > overload_low_) {
+    if (pressure_ == Pressure::critical) pressure_ = Pressure::high;
+  } else {
+    pressure_ = Pressure::normal;
+  }
+  if (before == Pressure::normal && pressure_ != Pressure::normal) counters_.overload_high_entered.add();
+  if (before != Pressure::critical && pressure_ == Pressure::critical) counters_.overload_critical_entered.add();
+  if (before != pressure_)
+    PARKD_LOG(debug, "shard %u: pressure %s (receive queue %llu bytes)", config_.index, pressure_name(pressure_).data(),
+              static_cast<unsigned long long>(deepest));
 }
 
 void Shard::handle(io_uring_cqe* cqe) {

@@ -13,6 +13,11 @@
 // Limits (ShardConfig): receive buffers, send slots, TCP connections (global per shard and per source
 // address), TCP message size (64 KiB: larger gets the Handler's oversize answer and the connection is closed),
 // TCP idle time. At each limit the shard drops or refuses and counts it (counters()).
+//
+// Overload (pressure()): the bytes waiting in the kernel's receive queue of the shard's UDP sockets, read with
+// SO_MEMINFO at the start of a loop turn (once per millisecond; on every turn that begins with many
+// completions or while the shard is under pressure), against two watermarks with hysteresis. The shard only measures;
+// what is shed at each level is the SIP layer's rule (sip/server.h, docs/limits.md).
 #pragma once
 
 #include <liburing.h>
@@ -85,6 +90,12 @@ class Handler {
   virtual void on_mail(Shard& /*shard*/, const Mail& /*mail*/) {}
 };
 
+// How far behind the shard is (see the file comment): normal from the start and once the receive queue is at
+// or below the low watermark again; high from the high watermark on; critical from the critical mark (close to
+// where the kernel drops) until the queue is below the high watermark again.
+enum class Pressure : uint8_t { normal, high, critical };
+std::string_view pressure_name(Pressure pressure);
+
 struct ShardConfig {
   unsigned index = 0;
   int cpu = -1;                     // pin to this CPU; -1: no pinning
@@ -99,6 +110,16 @@ struct ShardConfig {
   unsigned tcp_connections_per_source_max = 64;
   unsigned tcp_message_size_max = 65535;
   unsigned tcp_idle_timeout_ms = 300'000;
+  // Overload watermarks on the bytes queued in a UDP socket's receive queue (the kernel's accounting, which
+  // counts each datagram's buffer overhead: about 1.1 KiB per 600-byte datagram on loopback). 0: the default,
+  // high = 256 KiB (a couple of hundred requests, 1-3 ms of work) but at most a quarter of the socket's
+  // receive buffer as the kernel reports it (SO_RCVBUF), low = a quarter of high. The kernel drops datagrams
+  // when the queue reaches the receive buffer; the room above the high watermark absorbs stalls.
+  unsigned overload_high_bytes = 0;
+  unsigned overload_low_bytes = 0;
+  // Critical from this many bytes on: every new request is shed. 0: half the socket's receive buffer (4 MiB
+  // with the node's request) but at least twice the high mark: where the kernel is about to drop.
+  unsigned overload_critical_bytes = 0;
   MailboxMesh<Mail>* mailboxes = nullptr;  // shared by the node's shards; nullptr: a lone shard
 };
 
@@ -140,6 +161,9 @@ class Shard {
 
   TimerWheel& timers() { return timers_; }
   unsigned index() const { return config_.index; }
+  // Shard thread only (a plain read of the last sample; see the file comment).
+  Pressure pressure() const { return pressure_; }
+  uint64_t receive_queue_bytes() const { return receive_queue_bytes_; }
   const ShardCounters& counters() const { return counters_; }
   uint64_t now_ms() const { return now_ms_; }
 
@@ -202,6 +226,8 @@ class Shard {
   static void on_idle(TimerEntry& entry);
   void drain_mailbox();
   void on_mail(const Mail& mail);
+  void setup_watermarks();
+  void sample_pressure();
   // A TCP connection id names its owner: shard (8 bits) | generation (8 bits) | index (16 bits). Any shard
   // may send on it (send_tcp posts to the owner); a stale id (closed and reused 256 times over) is the only
   // way to reach the wrong connection.
@@ -246,6 +272,13 @@ class Shard {
   };
   std::vector<PendingRelease> pending_releases_;  // reserved at start: owners x receive_buffers
   bool current_retained_ = false;
+  // Overload: the watermarks in bytes (setup_watermarks), the last sample and when it was taken.
+  uint64_t overload_high_ = 0;
+  uint64_t overload_low_ = 0;
+  uint64_t overload_critical_ = 0;
+  uint64_t receive_queue_bytes_ = 0;
+  uint64_t sampled_ms_ = UINT64_MAX;
+  Pressure pressure_ = Pressure::normal;
   ShardCounters counters_;
 };
 

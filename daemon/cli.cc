@@ -22,7 +22,8 @@ bool takes_value(std::string_view flag) {
          flag == "--log-level" || flag == "--tcp-max-connections" || flag == "--tcp-max-per-source" ||
          flag == "--tcp-idle-timeout-s" || flag == "--digest-prefer" || flag == "--calls-max" ||
          flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" || flag == "--sip-t1-ms" ||
-         flag == "--parked-max" || flag == "--parked-max-per-tenant";
+         flag == "--parked-max" || flag == "--parked-max-per-tenant" || flag == "--overload-high-kb" ||
+         flag == "--overload-low-kb";
 }
 
 }  // namespace
@@ -136,6 +137,11 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
        : flag == "--parked-max"            ? o.parked_max
        : flag == "--parked-max-per-tenant" ? o.parked_max_per_tenant
                                            : o.sip_t1_ms) = v;
+    } else if (flag == "--overload-high-kb" || flag == "--overload-low-kb") {
+      unsigned v = 0;
+      if (!parse_number(value, v) || v < 1 || v > 1048576)
+        return Error{std::string(flag) + " " + std::string(value) + ": expected a number of KiB from 1 to 1048576"};
+      (flag == "--overload-high-kb" ? o.overload_high_kb : o.overload_low_kb) = v;
     } else {
       return Error{"unknown option '" + std::string(arg) + "' (see parkd --help)"};
     }
@@ -144,6 +150,8 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
   if (o.demo && !o.tenants_file.empty()) return Error{"--demo and --tenants exclude each other"};
   if (!o.demo && o.tenants_file.empty()) return Error{"one of --tenants FILE or --demo is required"};
   if (o.listen.empty()) o.listen.push_back(ListenAddress{"0.0.0.0", 5060, false});
+  if (o.overload_high_kb != 0 && o.overload_low_kb >= o.overload_high_kb)
+    return Error{"--overload-low-kb must be below --overload-high-kb"};
   return o;
 }
 
@@ -170,6 +178,10 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
   --sip-t1-ms N             RFC 3261 timer T1 (default 500; T2 = 8*T1, T4 = 10*T1); for tests
   --parked-max N            calls parked per node, split over the shards (default 4096)
   --parked-max-per-tenant N calls parked per tenant (default 0: no limit but the node's)
+  --overload-high-kb N      a shard's UDP receive queue this deep makes it answer new requests 503
+                            (default 256, at most a quarter of the socket's receive buffer)
+  --overload-low-kb N       ... until the queue is this short again (default a quarter of the high
+                            mark); see docs/limits.md, "Overload"
   --help                this text
   --version             print the version
 

@@ -48,6 +48,9 @@ struct Options {
   // Park (docs/park-info.md): calls parked per node (split over the shards) and per tenant (0: no ceiling).
   unsigned parked_max = 4096;
   unsigned parked_max_per_tenant = 0;
+  // Overload watermarks on a shard's UDP receive queue, KiB (docs/limits.md); 0: from the receive buffer.
+  unsigned overload_high_kb = 0;
+  unsigned overload_low_kb = 0;
   bool help = false;
   bool version = false;
 };

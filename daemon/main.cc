@@ -73,6 +73,8 @@ parkd::NodeConfig node_config(const parkd::daemon::Options& options) {
   config.shard.tcp_connections_max = std::min(config.shard.tcp_connections_max, 65536u);
   config.shard.tcp_connections_per_source_max = options.tcp_max_per_source;
   config.shard.tcp_idle_timeout_ms = options.tcp_idle_timeout_s * 1000;
+  config.shard.overload_high_bytes = options.overload_high_kb * 1024;
+  config.shard.overload_low_bytes = options.overload_low_kb * 1024;
   return config;
 }
 

@@ -26,6 +26,16 @@ bool addressed_to_server(const MessageView& m) {
   return parse_uri(m.request_uri, uri) == UriError::none && uri.user.empty() && uri.scheme != UriScheme::tel;
 }
 
+// A request that starts something new: not in a dialog (no To tag) and not one that ends or completes
+// something (ACK, CANCEL, BYE). These are what an overloaded shard refuses.
+bool starts_something(const MessageView& m) {
+  return m.to.tag.empty() && m.method != Method::ack && m.method != Method::cancel && m.method != Method::bye;
+}
+
+// Retry-After values cycle through 1..retry_after_spread seconds, so that the clients refused together do
+// not all come back in the same second.
+constexpr uint64_t retry_after_spread = 4;
+
 }  // namespace
 
 Server::Server(RequestHandler* next, std::string_view allow)
@@ -87,6 +97,13 @@ void Server::answer_unparseable(Shard& shard, const Inbound& in, ParseError erro
   respond(Incoming{shard, in, view_}, code, code == 400 ? reason_phrase(error) : std::string_view{});
 }
 
+void Server::shed(const Incoming& request, bool with_credentials) {
+  counters_.shed_503.add();
+  if (with_credentials) counters_.shed_503_with_credentials.add();
+  const uint64_t retry_after = 1 + counters_.shed_503.get() % retry_after_spread;
+  respond(request, 503, {}, [retry_after](MessageWriter& w) { w.header_int(HeaderId::retry_after, retry_after); });
+}
+
 void Server::on_message(Shard& shard, const Inbound& in) {
   if (in.truncated || in.oversize) {
     // Too large to take: answer 513 when enough of it parsed to answer at all (RFC 3261 section 18.1.1). Only
@@ -137,6 +154,13 @@ void Server::on_message(Shard& shard, const Inbound& in) {
       w.header(HeaderId::allow_events, "park-info, refer");
     });
     return;
+  }
+  if (shard.pressure() != Pressure::normal && starts_something(m)) {
+    const bool credentials = m.authorization.present || m.proxy_authorization.present;
+    if (!credentials || shard.pressure() == Pressure::critical) {
+      shed(incoming, credentials);
+      return;
+    }
   }
   if (next_ != nullptr && next_->on_request(*this, incoming)) return;
   counters_.answered_405.add();

@@ -9,6 +9,11 @@
 //   unknown method       501 with Allow
 //   Require: unknown     420 with Unsupported
 //   OPTIONS, no user     200 with Allow, Accept, Allow-Events
+//   shard overloaded     503 with Retry-After (1 to 4 s, spread), to a new out-of-dialog request (no To tag;
+//                        not ACK, CANCEL or BYE): at Pressure::high only to one without credentials
+//                        (Authorization / Proxy-Authorization), at Pressure::critical to every one. Responses,
+//                        ACK, CANCEL, BYE and in-dialog requests always go on: calls in progress survive
+//                        (docs/limits.md, "Overload")
 //   not taken above      405 with Allow
 // ACK is never answered. Responses go to the source of the request (rport, RFC 3581) over the socket or
 // connection it came in on.
@@ -51,7 +56,7 @@ class RequestHandler {
   X(responses_in)                                                                                         \
   X(parse_errors)                                                                                         \
   X(unanswerable_dropped) X(answered_400) X(answered_405) X(answered_420) X(answered_483) X(answered_501) \
-      X(answered_513) X(options_answered)
+      X(answered_513) X(options_answered) X(shed_503) X(shed_503_with_credentials)
 // clang-format on
 
 struct ServerCounters {
@@ -90,6 +95,7 @@ class Server final : public parkd::Handler {
 
  private:
   void answer_unparseable(Shard& shard, const Inbound& in, ParseError error);
+  void shed(const Incoming& request, bool with_credentials);
 
   RequestHandler* next_;
   std::string_view allow_;

@@ -186,6 +186,12 @@ const TransactionLayer::Transaction* TransactionLayer::find_live(TransactionId i
   return const_cast<TransactionLayer*>(this)->find_live(id);  // NOLINT: the same lookup, read-only
 }
 
+const TransactionLayer::Transaction* TransactionLayer::find_in_use(TransactionId id) const {
+  if (!id.valid() || id.index >= config_.transactions_max) return nullptr;
+  const Transaction& t = transactions_[id.index];
+  return t.in_use && t.generation == id.generation ? &t : nullptr;
+}
+
 TransactionId TransactionLayer::id_of(const Transaction& t) const {
   return TransactionId{static_cast<uint32_t>(&t - transactions_.get()), t.generation};
 }
@@ -932,22 +938,22 @@ TransactionState TransactionLayer::state(TransactionId id) const {
 }
 
 Method TransactionLayer::method(TransactionId id) const {
-  const Transaction* t = find_live(id);
+  const Transaction* t = find_in_use(id);
   return t == nullptr ? Method::other : t->method;
 }
 
 bool TransactionLayer::is_client(TransactionId id) const {
-  const Transaction* t = find_live(id);
+  const Transaction* t = find_in_use(id);
   return t != nullptr && t->client;
 }
 
 uint16_t TransactionLayer::last_status(TransactionId id) const {
-  const Transaction* t = find_live(id);
+  const Transaction* t = find_in_use(id);
   return t == nullptr ? 0 : t->last_status;
 }
 
 uint64_t TransactionLayer::user_data(TransactionId id) const {
-  const Transaction* t = find_live(id);
+  const Transaction* t = find_in_use(id);
   return t == nullptr ? 0 : t->user_data;
 }
 

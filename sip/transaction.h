@@ -221,7 +221,9 @@ class TransactionLayer {
                                      std::string_view reason = {});
   TransactionError send_stateless(std::string_view bytes, const Flow& to);
 
-  // Queries on a live transaction (false / defaults for a stale id).
+  // Queries (false / defaults for a stale id). alive() and state() say whether the transaction still runs;
+  // what it is (method, side, last status, user data) stays readable until on_terminated() for it returns,
+  // so on_timeout() and on_transport_error() can tell which request of theirs failed.
   bool alive(TransactionId id) const { return find_live(id) != nullptr; }
   TransactionState state(TransactionId id) const;
   Method method(TransactionId id) const;
@@ -263,6 +265,8 @@ class TransactionLayer {
   enum class OnFailure : uint8_t { ignore, end, end_and_notify };
   Transaction* find_live(TransactionId id);
   const Transaction* find_live(TransactionId id) const;
+  // The slot of `id` while it is in use, terminated or not (until its on_terminated() returned).
+  const Transaction* find_in_use(TransactionId id) const;
   TransactionId id_of(const Transaction& t) const;
 
   // Buffers.

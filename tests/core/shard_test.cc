@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cstring>
+#include <map>
 #include <set>
 #include <string>
 
@@ -31,12 +33,16 @@ class EchoHandler : public Handler {
     messages.fetch_add(1);
     std::string reply = in.oversize ? "TOO BIG" : in.framing_error ? "CANNOT FRAME" : std::string(in.data);
     if (in.truncated) reply = "TRUNCATED";
+    if (report_clock) reply = "wheel lag " + std::to_string(shard.now_ms() - shard.timers().now_ms());
+    if (report_pressure) reply = std::string(pressure_name(shard.pressure()));
     OutBuffer out = shard.out_buffer();
     ASSERT_NE(out.data, nullptr);
     std::memcpy(out.data, reply.data(), reply.size());
     shard.reply(in, out, static_cast<uint32_t>(reply.size()));
   }
   std::atomic<int> messages{0};
+  bool report_clock = false;     // answer how far the timer wheel's time is behind the shard's clock
+  bool report_pressure = false;  // answer with the shard's pressure instead of an echo (set before start)
 };
 
 struct Running {
@@ -111,6 +117,26 @@ TEST(ShardUdp, EchoesDatagramsFromTheirSource) {
   EXPECT_EQ(r.node->shard(0).counters().udp_datagrams_out.get(), 20u);
 }
 
+// Handlers schedule timers relative to the wheel's time (the SIP transaction layer does): the wheel must be
+// at the clock when a turn's messages are handled, or a timer scheduled after the shard slept would start
+// out overdue (a retransmission sent at once instead of after T1).
+TEST(ShardTimers, HandlersSeeTheWheelAtTheShardsClock) {
+  Running r = start({}, /*start_now=*/false);
+  r.handler->report_clock = true;
+  r.node->start();
+  int fd = client_socket(SOCK_DGRAM, r.at);
+  for (int i = 0; i < 3; ++i) {
+    // The shard sleeps between the datagrams: time passing while it sleeps is the subject of the test (this
+    // wait synchronises nothing; every reply is waited for).
+    if (i > 0) poll(nullptr, 0, 30);
+    ASSERT_EQ(send(fd, "tick", 4, 0), 4);
+    EXPECT_EQ(read_some(fd), "wheel lag 0") << "datagram " << i;
+  }
+  close(fd);
+  r.node->stop();
+  EXPECT_EQ(r.node->wait(), "");
+}
+
 TEST(ShardUdp, BufferRingExhaustionIsSurvivedAndCounted) {
   ShardConfig config;
   config.receive_buffers = 2;  // far fewer buffers than the burst waiting in the socket
@@ -130,6 +156,43 @@ TEST(ShardUdp, BufferRingExhaustionIsSurvivedAndCounted) {
   EXPECT_EQ(r.node->wait(), "");
   EXPECT_GT(r.node->shard(0).counters().udp_no_buffers.get(), 0u);
   EXPECT_GT(r.node->shard(0).counters().udp_rearms.get(), 0u);
+}
+
+TEST(ShardUdp, ReceiveQueuePastTheWatermarksRaisesPressureUntilItDrains) {
+  ShardConfig config;
+  config.receive_buffers = 8;  // the kernel's queue keeps nearly all of the burst at the first sample
+  config.overload_high_bytes = 16 * 1024;
+  config.overload_low_bytes = 4 * 1024;
+  config.overload_critical_bytes = 32 * 1024;
+  Running r = start(config, /*start_now=*/false);
+  r.handler->report_pressure = true;
+  int fd = client_socket(SOCK_DGRAM, r.at);
+  int rcvbuf = 1 << 20;  // room for every answer even if this thread reads late
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  constexpr int burst = 200;  // 200 x 300 bytes, well past twice the high watermark in the kernel's count
+  const std::string payload(300, 'q');
+  for (int i = 0; i < burst; ++i) ASSERT_EQ(send(fd, payload.data(), payload.size(), 0), 300);
+  r.node->start();
+  std::map<std::string, int> seen;
+  for (int i = 0; i < burst; ++i) {
+    std::string answer = read_some(fd);
+    if (answer.empty()) break;
+    ++seen[answer];
+  }
+  EXPECT_EQ(seen["normal"] + seen["high"] + seen["critical"], burst);
+  EXPECT_GT(seen["critical"], 0) << "a queue past the critical mark is critical";
+  // The queue is empty now: the next turn samples it (every turn does while under pressure) and finds it
+  // below the low watermark.
+  ASSERT_EQ(send(fd, "ping", 4, 0), 4);
+  EXPECT_EQ(read_some(fd), "normal");
+  close(fd);
+  r.node->stop();
+  EXPECT_EQ(r.node->wait(), "");
+  const ShardCounters& c = r.node->shard(0).counters();
+  EXPECT_GE(c.overload_high_entered.get(), 1u);
+  EXPECT_GE(c.overload_critical_entered.get(), 1u);
+  EXPECT_GT(c.overload_turns.get(), 0u);
+  EXPECT_GE(c.receive_queue_max_bytes.get(), 32u * 1024);
 }
 
 TEST(ShardUdp, TruncatedDatagramIsFlagged) {

@@ -92,3 +92,26 @@ TEST(Cli, TcpLimits) {
 
 }  // namespace
 }  // namespace parkd::daemon
+
+namespace parkd::daemon {
+namespace {
+
+TEST(Cli, OverloadWatermarks) {
+  auto defaults = parse_cli(std::vector<const char*>{"--demo"});
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->overload_high_kb, 0u) << "0: the shard derives them from its receive buffer";
+  EXPECT_EQ(defaults->overload_low_kb, 0u);
+  auto o = parse_cli(std::vector<const char*>{"--demo", "--overload-high-kb", "512", "--overload-low-kb=128"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_EQ(o->overload_high_kb, 512u);
+  EXPECT_EQ(o->overload_low_kb, 128u);
+  auto zero = parse_cli(std::vector<const char*>{"--demo", "--overload-high-kb", "0"});
+  ASSERT_FALSE(zero.ok());
+  EXPECT_EQ(zero.error(), "--overload-high-kb 0: expected a number of KiB from 1 to 1048576");
+  auto inverted = parse_cli(std::vector<const char*>{"--demo", "--overload-high-kb", "64", "--overload-low-kb", "64"});
+  ASSERT_FALSE(inverted.ok());
+  EXPECT_EQ(inverted.error(), "--overload-low-kb must be below --overload-high-kb");
+}
+
+}  // namespace
+}  // namespace parkd::daemon

@@ -75,8 +75,14 @@ class RecordingUser final : public TransactionUser {
     add(Event::cancel, invite, 0, Method::cancel);
     if (cancel_hook) cancel_hook(invite);
   }
-  void on_timeout(TransactionId id) override { add(Event::timeout, id, 0, Method::other); }
-  void on_transport_error(TransactionId id) override { add(Event::transport_error, id, 0, Method::other); }
+  void on_timeout(TransactionId id) override {
+    add(Event::timeout, id, 0, Method::other);
+    if (failure_hook) failure_hook(id);
+  }
+  void on_transport_error(TransactionId id) override {
+    add(Event::transport_error, id, 0, Method::other);
+    if (failure_hook) failure_hook(id);
+  }
   void on_terminated(TransactionId id) override { add(Event::terminated, id, 0, Method::other); }
 
   size_t count(Event::Kind kind) const {
@@ -93,6 +99,7 @@ class RecordingUser final : public TransactionUser {
   std::vector<Event> events;
   std::function<void(TransactionId, const MessageView&)> request_hook;
   std::function<void(TransactionId)> cancel_hook;
+  std::function<void(TransactionId)> failure_hook;  // on_timeout and on_transport_error
 
  private:
   void add(Event::Kind kind, TransactionId id, uint16_t code, Method method) {
@@ -748,6 +755,29 @@ TEST_F(TransactionTest, TransportErrorsEndReliableTransactions) {
   sink.fail = false;
   at(500);
   EXPECT_EQ(sink.count("OPTIONS"), 1u);
+}
+
+// The TU finds out which of its requests failed from the id's user data and method: both must still read
+// inside on_timeout and on_transport_error, although the transaction no longer runs.
+TEST_F(TransactionTest, FailureCallbacksCanStillReadWhatTheTransactionWas) {
+  std::vector<std::pair<uint64_t, Method>> seen;
+  user.failure_hook = [&](TransactionId id) {
+    EXPECT_FALSE(layer->alive(id));
+    seen.emplace_back(layer->user_data(id), layer->method(id));
+  };
+  auto invite = layer->start_client(client_request("INVITE", "f1"), udp_flow(), 41);  // timer B
+  auto bye = layer->start_client(client_request("BYE", "f2"), udp_flow(), 42);        // timer F
+  auto tcp = layer->start_client(client_request("INVITE", "f3"), tcp_flow(), 43);     // transport error
+  ASSERT_TRUE(invite.ok() && bye.ok() && tcp.ok());
+  sink.fail = true;
+  feed_ok(response_text(486, "Busy Here", "z9hG4bKf3", "INVITE"), tcp_flow());  // its ACK cannot go
+  sink.fail = false;
+  at(40'000);
+  EXPECT_EQ(seen,
+            (std::vector<std::pair<uint64_t, Method>>{{43, Method::invite}, {41, Method::invite}, {42, Method::bye}}));
+  // After on_terminated the id is stale.
+  EXPECT_EQ(layer->user_data(*invite), 0u);
+  EXPECT_EQ(layer->method(*bye), Method::other);
 }
 
 TEST_F(TransactionTest, StaleIdsAreRefused) {

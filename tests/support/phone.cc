@@ -8,11 +8,17 @@ namespace parkd::test {
 
 using namespace std::chrono_literals;
 
-Phone::Phone(const Endpoint& server, std::string number, std::string domain, std::string password)
-    : client_(Transport::udp, server),
+Phone::Phone(const Endpoint& server, std::string number, std::string domain, std::string password, Transport transport)
+    : transport_(transport),
+      client_(transport, server),
       number_(std::move(number)),
       domain_(std::move(domain)),
       password_(std::move(password)) {}
+
+std::string Phone::via(const std::string& branch) const {
+  return std::string("Via: SIP/2.0/") + (transport_ == Transport::tcp ? "TCP" : "UDP") +
+         " 127.0.0.1:" + std::to_string(port()) + ";branch=" + branch + ";rport";
+}
 
 std::string Phone::nc_hex() {
   char buf[9];
@@ -72,21 +78,19 @@ Parsed Phone::answer(const Parsed& challenge, const std::string& headers, const 
 
 std::string Phone::request(const std::string& headers, const std::string& authorization) {
   ++cseq_;
-  return "REGISTER sip:" + domain_ + " SIP/2.0\r\n" + "Via: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port()) +
-         ";branch=" + next_branch() + ";rport\r\n" + "Max-Forwards: 70\r\n" + "From: <sip:" + number_ + "@" + domain_ +
-         ">;tag=" + number_ + "\r\n" + "To: <sip:" + number_ + "@" + domain_ + ">\r\n" + "Call-ID: reg-" + number_ +
-         "-" + domain_ + "-" + std::to_string(port()) + "\r\n" + "CSeq: " + std::to_string(cseq_) + " REGISTER\r\n" +
-         headers + authorization + "Content-Length: 0\r\n\r\n";
+  return "REGISTER sip:" + domain_ + " SIP/2.0\r\n" + via(next_branch()) + "\r\n" + "Max-Forwards: 70\r\n" +
+         "From: <sip:" + number_ + "@" + domain_ + ">;tag=" + number_ + "\r\n" + "To: <sip:" + number_ + "@" + domain_ +
+         ">\r\n" + "Call-ID: reg-" + number_ + "-" + domain_ + "-" + std::to_string(port()) + "\r\n" +
+         "CSeq: " + std::to_string(cseq_) + " REGISTER\r\n" + headers + authorization + "Content-Length: 0\r\n\r\n";
 }
 
 std::string Phone::invite_request(const std::string& authorization) {
   std::string body_headers = invite_body_.empty() ? "" : "Content-Type: application/sdp\r\n";
-  return "INVITE " + invite_uri_ + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port()) +
-         ";branch=" + invite_branch_ + ";rport\r\nMax-Forwards: 70\r\nFrom: \"Phone " + number_ + "\" <" + aor() +
-         ">;tag=" + dialog_.local_tag + "\r\nTo: <" + invite_uri_ + ">\r\nCall-ID: " + dialog_.call_id +
-         "\r\nCSeq: " + std::to_string(dialog_.cseq) + " INVITE\r\nContact: " + contact() + "\r\n" + invite_extra_ +
-         authorization + body_headers + "Content-Length: " + std::to_string(invite_body_.size()) + "\r\n\r\n" +
-         invite_body_;
+  return "INVITE " + invite_uri_ + " SIP/2.0\r\n" + via(invite_branch_) + "\r\nMax-Forwards: 70\r\nFrom: \"Phone " +
+         number_ + "\" <" + aor() + ">;tag=" + dialog_.local_tag + "\r\nTo: <" + invite_uri_ +
+         ">\r\nCall-ID: " + dialog_.call_id + "\r\nCSeq: " + std::to_string(dialog_.cseq) +
+         " INVITE\r\nContact: " + contact() + "\r\n" + invite_extra_ + authorization + body_headers +
+         "Content-Length: " + std::to_string(invite_body_.size()) + "\r\n\r\n" + invite_body_;
 }
 
 bool Phone::invite(const std::string& number, const std::string& body, const std::string& extra) {
@@ -108,11 +112,7 @@ bool Phone::invite(const std::string& number, const std::string& body, const std
   Parsed challenge = wait_response("INVITE");
   EXPECT_TRUE(challenge.ok && challenge->status_code == 407) << challenge.bytes;
   if (!challenge.ok || challenge->status_code != 407) return false;
-  // RFC 3261 section 17.1.1.3: the ACK for a non-2xx final takes the INVITE's branch.
-  EXPECT_TRUE(client_.send("ACK " + invite_uri_ + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port()) +
-                           ";branch=" + invite_branch_ + ";rport\r\nMax-Forwards: 70\r\nFrom: <" + aor() +
-                           ">;tag=" + dialog_.local_tag + "\r\nTo: " + std::string(challenge->to.raw) +
-                           "\r\nCall-ID: " + dialog_.call_id + "\r\nCSeq: 1 ACK\r\nContent-Length: 0\r\n\r\n"));
+  ack_failure(challenge);
   std::string auth = authorization(challenge, sip::HeaderId::proxy_authenticate, "INVITE", invite_uri_, "SHA-256");
   dialog_.cseq = 2;
   invite_branch_ = next_branch();
@@ -122,22 +122,31 @@ bool Phone::invite(const std::string& number, const std::string& body, const std
 void Phone::ack(const Parsed& answer) {
   dialog_.remote_tag = std::string(answer->to.tag);
   dialog_.remote_target = answer->contact_count > 0 ? std::string(answer->contacts[0].address.uri) : invite_uri_;
-  EXPECT_TRUE(client_.send(
-      "ACK " + dialog_.remote_target + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port()) + ";branch=" +
-      next_branch() + ";rport\r\nMax-Forwards: 70\r\nFrom: <" + dialog_.local_uri + ">;tag=" + dialog_.local_tag +
-      "\r\nTo: <" + dialog_.remote_uri + ">;tag=" + dialog_.remote_tag + "\r\nCall-ID: " + dialog_.call_id +
-      "\r\nCSeq: " + std::to_string(answer->cseq.number) + " ACK\r\nContent-Length: 0\r\n\r\n"));
+  EXPECT_TRUE(client_.send("ACK " + dialog_.remote_target + " SIP/2.0\r\n" + via(next_branch()) +
+                           "\r\nMax-Forwards: 70\r\nFrom: <" + dialog_.local_uri + ">;tag=" + dialog_.local_tag +
+                           "\r\nTo: <" + dialog_.remote_uri + ">;tag=" + dialog_.remote_tag +
+                           "\r\nCall-ID: " + dialog_.call_id + "\r\nCSeq: " + std::to_string(answer->cseq.number) +
+                           " ACK\r\nContent-Length: 0\r\n\r\n"));
 }
 
 void Phone::cancel() {
-  EXPECT_TRUE(
-      client_.send("CANCEL " + invite_uri_ + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port()) +
-                   ";branch=" + invite_branch_ + ";rport\r\nMax-Forwards: 70\r\nFrom: <" + aor() +
-                   ">;tag=" + dialog_.local_tag + "\r\nTo: <" + invite_uri_ + ">\r\nCall-ID: " + dialog_.call_id +
-                   "\r\nCSeq: " + std::to_string(dialog_.cseq) + " CANCEL\r\nContent-Length: 0\r\n\r\n"));
+  EXPECT_TRUE(client_.send("CANCEL " + invite_uri_ + " SIP/2.0\r\n" + via(invite_branch_) +
+                           "\r\nMax-Forwards: 70\r\nFrom: <" + aor() + ">;tag=" + dialog_.local_tag + "\r\nTo: <" +
+                           invite_uri_ + ">\r\nCall-ID: " + dialog_.call_id +
+                           "\r\nCSeq: " + std::to_string(dialog_.cseq) + " CANCEL\r\nContent-Length: 0\r\n\r\n"));
 }
 
-void Phone::reply(const Parsed& request, uint16_t code, const std::string& body) {
+void Phone::ack_failure(const Parsed& answer) {
+  // RFC 3261 section 17.1.1.3: the INVITE's Request-URI, top Via (its branch), From, Call-ID and CSeq number,
+  // and the answer's To. Before a dialog exists the INVITE went to invite_uri_, in a dialog to its target.
+  const std::string& uri = dialog_.remote_tag.empty() ? invite_uri_ : dialog_.remote_target;
+  EXPECT_TRUE(client_.send("ACK " + uri + " SIP/2.0\r\nVia: " + std::string(answer->vias[0].raw) +
+                           "\r\nMax-Forwards: 70\r\nFrom: " + std::string(answer->from.raw) +
+                           "\r\nTo: " + std::string(answer->to.raw) + "\r\nCall-ID: " + std::string(answer->call_id) +
+                           "\r\nCSeq: " + std::to_string(answer->cseq.number) + " ACK\r\nContent-Length: 0\r\n\r\n"));
+}
+
+void Phone::reply(const Parsed& request, uint16_t code, const std::string& body, const std::string& content_type) {
   if (request->method == sip::Method::invite && request->to.tag.empty()) {
     dialog_ = {};
     dialog_.call_id = std::string(request->call_id);
@@ -156,21 +165,21 @@ void Phone::reply(const Parsed& request, uint16_t code, const std::string& body)
   out += "\r\nCall-ID: " + std::string(request->call_id) + "\r\nCSeq: " + std::to_string(request->cseq.number) + " " +
          std::string(request->cseq.method_text) + "\r\n";
   if (request->method == sip::Method::invite && code < 300) out += "Contact: " + contact() + "\r\n";
-  if (!body.empty()) out += "Content-Type: application/sdp\r\n";
+  if (!body.empty()) out += "Content-Type: " + content_type + "\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   EXPECT_TRUE(client_.send(out));
 }
 
-void Phone::send_in_dialog(const std::string& method, const std::string& body, const std::string& extra) {
+void Phone::send_in_dialog(const std::string& method, const std::string& body, const std::string& extra,
+                           const std::string& content_type) {
   ++dialog_.cseq;
-  std::string out =
-      method + " " + dialog_.remote_target + " SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(port()) +
-      ";branch=" + next_branch() + ";rport\r\nMax-Forwards: 70\r\nFrom: <" + dialog_.local_uri +
-      ">;tag=" + dialog_.local_tag + "\r\nTo: <" + dialog_.remote_uri + ">;tag=" + dialog_.remote_tag +
-      "\r\nCall-ID: " + dialog_.call_id + "\r\nCSeq: " + std::to_string(dialog_.cseq) + " " + method + "\r\n";
+  std::string out = method + " " + dialog_.remote_target + " SIP/2.0\r\n" + via(next_branch()) +
+                    "\r\nMax-Forwards: 70\r\nFrom: <" + dialog_.local_uri + ">;tag=" + dialog_.local_tag + "\r\nTo: <" +
+                    dialog_.remote_uri + ">;tag=" + dialog_.remote_tag + "\r\nCall-ID: " + dialog_.call_id +
+                    "\r\nCSeq: " + std::to_string(dialog_.cseq) + " " + method + "\r\n";
   if (method == "INVITE" || method == "REFER") out += "Contact: " + contact() + "\r\n";
   out += extra;
-  if (!body.empty()) out += "Content-Type: application/sdp\r\n";
+  if (!body.empty()) out += "Content-Type: " + content_type + "\r\n";
   out += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
   EXPECT_TRUE(client_.send(out));
 }

@@ -1,6 +1,8 @@
-// A test user agent of one extension, on UDP loopback: it REGISTERs with digest (401), places calls through
-// parkd answering the 407 challenge, answers INVITEs (180, 200 with SDP), and sends ACK, BYE, CANCEL and
-// re-INVITE. Just enough SIP for the integration tests to play both ends of a call; every wait is bounded.
+// A test user agent of one extension, on UDP (default) or TCP loopback: it REGISTERs with digest (401), places
+// calls through parkd answering the 407 challenge, answers INVITEs (180, 200 with SDP), and sends ACK, BYE,
+// CANCEL, re-INVITE, UPDATE and INFO. Just enough SIP for the integration tests to play both ends of a call;
+// every wait is bounded. It never retransmits or answers by itself: a test that wants to play a lost datagram
+// simply does not answer (or reads the raw retransmissions with client().receive()).
 #pragma once
 
 #include <chrono>
@@ -27,7 +29,8 @@ struct PhoneDialog {
 
 class Phone {
  public:
-  Phone(const Endpoint& server, std::string number, std::string domain, std::string password);
+  Phone(const Endpoint& server, std::string number, std::string domain, std::string password,
+        Transport transport = Transport::udp);
 
   // The registrar.
   Parsed send_unauthenticated(const std::string& headers);  // one REGISTER without credentials
@@ -41,12 +44,18 @@ class Phone {
   bool invite(const std::string& number, const std::string& body = test_sdp, const std::string& extra = "");
   void ack(const Parsed& answer);  // the ACK for a 2xx of the phone's INVITE (sets the dialog's remote tag)
   void cancel();                   // CANCEL of the phone's last INVITE
+  // The ACK for a non-2xx final answer to one of the phone's INVITEs (RFC 3261 section 17.1.1.3: the INVITE's
+  // branch, taken from the answer's Via), the first INVITE of a call or a re-INVITE.
+  void ack_failure(const Parsed& answer);
 
-  // Calls as the callee: remember the dialog of `invite` and answer it.
-  void reply(const Parsed& request, uint16_t code, const std::string& body = "");
+  // Calls as the callee: remember the dialog of `invite` and answer it. Also answers any request received.
+  void reply(const Parsed& request, uint16_t code, const std::string& body = "",
+             const std::string& content_type = "application/sdp");
 
-  // In the dialog of the last call (either side): BYE, re-INVITE; the answer is read with wait_response().
-  void send_in_dialog(const std::string& method, const std::string& body = "", const std::string& extra = "");
+  // In the dialog of the last call (either side): BYE, re-INVITE, UPDATE, INFO, REFER; the answer is read with
+  // wait_response(). `extra`: more header lines, each ending in CRLF.
+  void send_in_dialog(const std::string& method, const std::string& body = "", const std::string& extra = "",
+                      const std::string& content_type = "application/sdp");
 
   // The next request with this method (others are skipped), or the next response to `method` that is not
   // 100 Trying; ok == false on timeout.
@@ -56,13 +65,18 @@ class Phone {
   bool silent(std::chrono::milliseconds quiet);
 
   uint16_t port() const { return client_.local_port(); }
-  std::string contact() const { return "<sip:" + number_ + "@127.0.0.1:" + std::to_string(port()) + ">"; }
+  std::string contact() const {
+    return "<sip:" + number_ + "@127.0.0.1:" + std::to_string(port()) +
+           (transport_ == Transport::tcp ? ";transport=tcp>" : ">");
+  }
   std::string aor() const { return "sip:" + number_ + "@" + domain_; }
   SipClient& client() { return client_; }
   PhoneDialog& dialog() { return dialog_; }
 
  private:
   std::string nc_hex();
+  // "Via: SIP/2.0/UDP 127.0.0.1:<port>;branch=<branch>;rport" (TCP for a TCP phone), without CRLF.
+  std::string via(const std::string& branch) const;
   std::string next_branch() {
     return "z9hG4bK" + number_ + "-" + std::to_string(port()) + "-" + std::to_string(++branches_);
   }
@@ -71,6 +85,7 @@ class Phone {
                             const std::string& uri, const std::string& algorithm);
   std::string invite_request(const std::string& authorization);
 
+  Transport transport_;
   SipClient client_;
   std::string number_;
   std::string domain_;

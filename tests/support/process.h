@@ -23,6 +23,7 @@ class Process {
   // The same for stderr (the log), with its own read position.
   std::optional<std::string> wait_for_error_line(const std::string& needle, std::chrono::milliseconds timeout);
   void send_signal(int signal_number);
+  pid_t pid() const { return pid_; }
   // Waits for the exit; returns the exit status, or -1 on timeout, 128+N when killed by signal N.
   int wait_exit(std::chrono::milliseconds timeout);
   // Everything read from stdout so far / all of stderr (after the exit).

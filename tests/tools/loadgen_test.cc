@@ -287,6 +287,31 @@ TEST(LoadgenCommandLine, DefaultsAndFlags) {
   EXPECT_EQ(parse({"--target", "[::1]:5060", "--bind", "127.0.0.1"}, e, error), 2);
 }
 
+TEST(LoadgenCommandLine, ScheduleAndTimeline) {
+  Config c;
+  std::string error;
+  ASSERT_EQ(parse({"--schedule", "100000:30,25000:10.5", "--timeline", "t.csv", "--timeline-ms", "50"}, c, error), 0)
+      << error;
+  ASSERT_EQ(c.schedule.size(), 2u);
+  EXPECT_EQ(c.schedule[0].rate, 100000);
+  EXPECT_EQ(c.schedule[1].seconds, 10.5);
+  EXPECT_EQ(c.rate, 100000) << "open loop, sized for the highest rate";
+  EXPECT_EQ(c.duration_s, 40.5);
+  EXPECT_EQ(c.concurrency, 0u);
+  EXPECT_EQ(c.timeline_path, "t.csv");
+  EXPECT_EQ(c.timeline_ms, 50u);
+  for (const char* bad : {"", "100", "100:", ":5", "100:0", "0:5", "100:5,", "100:5,,10:1", "x:1"}) {
+    Config d;
+    EXPECT_EQ(parse({"--schedule", bad}, d, error), 2) << bad;
+  }
+  Config d;
+  EXPECT_EQ(parse({"--schedule", "10:1", "--rate", "10"}, d, error), 2);
+  Config e;
+  EXPECT_EQ(parse({"--schedule", "10:1", "--duration", "3"}, e, error), 2);
+  Config f;
+  EXPECT_EQ(parse({"--count", "10", "--timeline", "t.csv"}, f, error), 2) << "a timeline needs a known length";
+}
+
 // --- whole runs against a fake server
 
 // Answers OPTIONS with 200 and REGISTER with 401 (Digest, `algorithm`, qop=auth), then 200 when the digest
@@ -294,8 +319,9 @@ TEST(LoadgenCommandLine, DefaultsAndFlags) {
 // Stops on a datagram "STOP".
 class FakeServer {
  public:
-  explicit FakeServer(std::string algorithm = "MD5", uint32_t drop_every = 0)
-      : algorithm_(std::move(algorithm)), drop_every_(drop_every) {
+  // busy_every: answer every busy_every-th request 503, every other one of those with Retry-After.
+  explicit FakeServer(std::string algorithm = "MD5", uint32_t drop_every = 0, uint32_t busy_every = 0)
+      : algorithm_(std::move(algorithm)), drop_every_(drop_every), busy_every_(busy_every) {
     fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -346,15 +372,18 @@ class FakeServer {
         contacts_.emplace(value.substr(0, value.find("\r\n")));
       }
       if (sip::parse_message(data, sip::Transport::udp, *message).status != sip::ParseStatus::complete) continue;
-      std::string response = answer(*message);
+      std::string response = answer(*message, count);
       sendto(fd_, response.data(), response.size(), 0, reinterpret_cast<sockaddr*>(&from), from_size);
     }
   }
 
-  std::string answer(const sip::MessageView& m) {
+  std::string answer(const sip::MessageView& m, uint64_t count) {
     std::string status = "200 OK";
     std::string extra;
-    if (m.method == sip::Method::register_) {
+    if (busy_every_ != 0 && count % busy_every_ == 0) {
+      status = "503 Service Unavailable";
+      if (count / busy_every_ % 2 == 0) extra = "Retry-After: 3\r\n";
+    } else if (m.method == sip::Method::register_) {
       std::string_view domain = m.to.uri.substr(m.to.uri.find('@') + 1);
       if (!m.authorization.present) {
         status = "401 Unauthorized";
@@ -394,6 +423,7 @@ class FakeServer {
   uint16_t port_ = 0;
   std::string algorithm_;
   uint32_t drop_every_;
+  uint32_t busy_every_;
   std::atomic<uint64_t> requests_{0};
   mutable std::mutex mutex_;
   std::set<std::string> contacts_;
@@ -515,6 +545,51 @@ TEST(LoadgenRun, UnansweredRequestsAreLostNotRetransmitted) {
   EXPECT_EQ(s.completed, 1800u);
   EXPECT_EQ(s.requests_sent, 2000u);  // nothing sent twice
   EXPECT_EQ(server.requests(), 2000u);
+}
+
+TEST(LoadgenRun, ScheduleTimelineAnd503s) {
+  FakeServer server("MD5", 0, 4);  // every 4th request 503, every 8th with Retry-After
+  Config c;
+  std::string error;
+  std::string target = "127.0.0.1:" + std::to_string(server.port());
+  ASSERT_EQ(parse({"--target", target.c_str(), "--sockets", "4", "--schedule", "20000:0.1,5000:0.1", "--timeline",
+                   "unused.csv", "--timeline-ms", "50"},
+                  c, error),
+            0)
+      << error;
+  RUN_OR_SKIP(c);
+  const Stats& s = r.report.stats;
+  // 2000 starts due in the first 100 ms, 500 in the next; the last tick may fall past the end.
+  EXPECT_LE(s.started, 2500u);
+  EXPECT_GE(s.started, 2400u);
+  EXPECT_EQ(s.lost, 0u);
+  EXPECT_EQ(s.failed_by_status[503], s.started / 4);
+  EXPECT_EQ(s.responses_503, s.started / 4);
+  EXPECT_EQ(s.responses_503_retry_after, s.started / 8);
+  ASSERT_EQ(s.timeline.size(), 6u) << "200 ms in 50 ms buckets, and room for the last tick";
+  TimelineBucket sum;
+  for (const TimelineBucket& b : s.timeline) {
+    sum.started += b.started;
+    sum.completed += b.completed;
+    sum.failed_503 += b.failed_503;
+    sum.failed_other += b.failed_other;
+    sum.lost += b.lost;
+    if (b.completed > 0) {
+      EXPECT_GT(b.latency_ns_sum, 0u);
+    }
+  }
+  EXPECT_EQ(sum.started, s.started);
+  EXPECT_EQ(sum.completed, s.completed);
+  EXPECT_EQ(sum.failed_503, s.failed_by_status[503]);
+  EXPECT_EQ(sum.failed_other, 0u);
+  EXPECT_EQ(sum.lost, 0u);
+  const uint64_t fast = s.timeline[0].started + s.timeline[1].started;
+  const uint64_t slow = s.timeline[2].started + s.timeline[3].started;
+  EXPECT_GT(fast, 2 * slow) << "the rate drops from 20000/s to 5000/s at 100 ms";
+  const std::string csv = r.report.timeline_csv(50);
+  EXPECT_EQ(csv.substr(0, csv.find('\n')), "t_s,started,completed,failed_503,failed_other,lost,mean_latency_us");
+  EXPECT_NE(csv.find("\n0.050,"), std::string::npos) << csv;
+  EXPECT_NE(r.report.final_line().find(" failed_503="), std::string::npos) << r.report.final_line();
 }
 
 }  // namespace

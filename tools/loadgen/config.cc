@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
@@ -84,6 +85,8 @@ A SIP load generator on io_uring: UDP, no retransmissions, precise pacing. See t
   --concurrency C          closed loop: C transactions outstanding (default 64 when --rate is absent)
   --duration S             seconds to start transactions for (default 10 unless --count is given)
   --count N                transactions to start in total (with --duration: whichever ends first)
+  --schedule R:S[,R:S...]  open loop through rates in turn: R per second for S seconds each (instead of
+                           --rate and --duration), e.g. 100000:30,25000:10
   --timeout-ms T           a request unanswered after T ms is lost, never retransmitted (default 2000)
   --max-inflight N         requests in flight per thread; beyond it a due start is skipped (default 131072)
   --domains PATTERN        register: NAME or PREFIX{A..B}SUFFIX (default example.com)
@@ -97,6 +100,9 @@ A SIP load generator on io_uring: UDP, no retransmissions, precise pacing. See t
   --rcvbuf BYTES           SO_RCVBUF of each socket (default 4194304)
   --interval S             print counters every S seconds (default 0: only at the end)
   --json FILE              also write the final report as JSON
+  --timeline FILE          also write, per --timeline-ms of start time, what became of the transactions
+                           started then (CSV: completed, failed with 503, failed otherwise, lost)
+  --timeline-ms N          the timeline's resolution (default 100)
   --quiet                  print only the final machine-readable line
   --help                   this text
 )";
@@ -109,6 +115,25 @@ bool parse_number(std::string_view s, T& out) {
   if (s.empty()) return false;
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
   return ec == std::errc() && end == s.data() + s.size();
+}
+
+// "R:S,R:S,...": rates (> 0) and seconds (> 0).
+bool parse_schedule(std::string_view text, std::vector<RateStep>& out) {
+  out.clear();
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view step = text.substr(0, comma);
+    text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+    size_t colon = step.find(':');
+    if (colon == std::string_view::npos) return false;
+    RateStep s;
+    if (!parse_number(step.substr(0, colon), s.rate) || !(s.rate > 0) ||
+        !parse_number(step.substr(colon + 1), s.seconds) || !(s.seconds > 0))
+      return false;
+    out.push_back(s);
+    if (comma != std::string_view::npos && text.empty()) return false;  // a trailing comma
+  }
+  return !out.empty() && out.size() <= 64;
 }
 
 }  // namespace
@@ -183,6 +208,12 @@ int parse_command_line(int argc, const char* const* argv, Config& config, std::s
       if (!parse_number(value, config.interval_s) || config.interval_s < 0) return bad();
     } else if (arg == "--json") {
       config.json_path = value;
+    } else if (arg == "--schedule") {
+      if (!parse_schedule(value, config.schedule)) return bad();
+    } else if (arg == "--timeline") {
+      config.timeline_path = value;
+    } else if (arg == "--timeline-ms") {
+      if (!parse_number(value, config.timeline_ms) || config.timeline_ms == 0) return bad();
     } else if (arg == "--domains") {
       config.domains = value;
     } else if (arg == "--extensions") {
@@ -201,6 +232,26 @@ int parse_command_line(int argc, const char* const* argv, Config& config, std::s
     }
   }
   if (!target_given) parse_address("127.0.0.1:5060", 5060, config.target);
+  if (!config.schedule.empty()) {
+    if (config.rate > 0 || config.duration_s > 0 || concurrency_given) {
+      error = "--schedule sets the rates and the duration: not with --rate, --duration or --concurrency";
+      return 2;
+    }
+    for (const RateStep& s : config.schedule) {
+      config.rate = std::max(config.rate, s.rate);
+      config.duration_s += s.seconds;
+    }
+  }
+  if (!config.timeline_path.empty()) {
+    if (config.duration_s == 0) {
+      error = "--timeline needs --duration or --schedule (it is sized from the run's length)";
+      return 2;
+    }
+    if (config.duration_s * 1000 / config.timeline_ms > 1e6) {
+      error = "--timeline would have more than 1,000,000 rows: raise --timeline-ms";
+      return 2;
+    }
+  }
   if (config.rate > 0 && concurrency_given) {
     error = "--rate (open loop) and --concurrency (closed loop) exclude each other";
     return 2;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parkd::loadgen {
 
@@ -23,6 +24,12 @@ struct Address {
 bool parse_address(std::string_view text, uint16_t default_port, Address& out);
 // "1.2.3.4:5060" / "[::1]:5060"
 std::string format_address(const Address& a);
+
+// One step of --schedule: open loop at `rate` transactions per second for `seconds`.
+struct RateStep {
+  double rate = 0;
+  double seconds = 0;
+};
 
 struct Config {
   std::string scenario = "options";  // options, register, register-noauth
@@ -47,6 +54,11 @@ struct Config {
   bool quiet = false;  // only the final machine-readable line
   // register: the same Contact for every registration of a user (a phone re-registering), not one per slot
   bool fixed_contact = false;
+  // --schedule: open loop through these rates in turn (rate = the highest, duration_s = their sum)
+  std::vector<RateStep> schedule;
+  // --timeline FILE: per timeline_ms of start time, what became of the transactions started then (CSV)
+  std::string timeline_path;
+  uint32_t timeline_ms = 100;
 };
 
 // Fills `config` from argv. Returns 0 to run, 1 after printing --help, 2 on a bad command line (`error` set).

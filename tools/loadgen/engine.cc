@@ -5,6 +5,7 @@
 #include <sys/random.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <ctime>
@@ -67,6 +68,11 @@ Engine::Engine(const Config& config, const UserSource& users, Scenario& scenario
   auto share = [&](uint64_t total) { return total / threads_ + (thread_index_ < total % threads_ ? 1 : 0); };
   socket_count_ = static_cast<uint32_t>(share(config.sockets));
   rate_ = config.rate / threads_;
+  for (RateStep step : config.schedule) {
+    step.rate /= threads_;
+    schedule_.push_back(step);
+  }
+  if (!config.timeline_path.empty()) timeline_ns_ = uint64_t{config.timeline_ms} * 1'000'000;
   concurrency_ = static_cast<uint32_t>(share(config.concurrency));
   count_ = config.count == 0 ? UINT64_MAX : share(config.count);
   duration_ns_ = static_cast<uint64_t>(config.duration_s * 1e9);
@@ -168,6 +174,8 @@ SetupResult Engine::setup() {
     for (uint32_t i = slot_count; i-- > 0;) free_slots_.push_back(i);
   }
   finished_.resize(slot_count + 1);
+  if (timeline_ns_ != 0)
+    stats_.timeline.resize(static_cast<size_t>(config_.duration_s * 1e9 / static_cast<double>(timeline_ns_)) + 2);
   scenario_.prepare(slot_count);
   message_ = std::make_unique<sip::MessageView>();
 
@@ -392,6 +400,15 @@ void Engine::on_datagram(uint32_t socket, std::string_view data) {
     return;
   }
   if (m.status_code < 200) return;  // provisional: the request stays in flight
+  if (m.status_code == 503) {
+    ++stats_.responses_503;
+    for (uint32_t i = 0; i < m.header_count; ++i) {
+      if (m.headers[i].id == sip::HeaderId::retry_after) {
+        ++stats_.responses_503_retry_after;
+        break;
+      }
+    }
+  }
   Slot& slot = slots_[entry->slot];
   uint64_t id = entry->id;
   inflight_.erase(*entry);
@@ -411,6 +428,7 @@ void Engine::start(Slot& slot) {
   slot.txn_start_ns = now_ns_;
   slot.request_id = 0;
   ++stats_.started;
+  if (TimelineBucket* b = timeline_bucket(now_ns_)) ++b->started;
   ++active_;
   scenario_.on_start(*this, slot);
 }
@@ -422,6 +440,7 @@ void Engine::finish(Slot& slot, Outcome outcome, uint16_t status) {
     slot.request_id = 0;
   }
   if (outcome == Outcome::completed) stats_.latency_ns.record(now_ns_ - slot.txn_start_ns);
+  slot.txn_end_ns = now_ns_;
   slot.phase = SlotPhase::finishing;
   slot.outcome = outcome;
   slot.status = status;
@@ -435,15 +454,24 @@ void Engine::process_finished() {
     Slot& slot = slots_[finished_[finished_head_]];
     finished_head_ = (finished_head_ + 1) % finished_.size();
     --finished_size_;
+    TimelineBucket* bucket = timeline_bucket(slot.txn_start_ns);
     switch (slot.outcome) {
       case Outcome::completed:
         ++stats_.completed;  // its latency was recorded by finish(), at the time of the response
+        if (bucket != nullptr) {
+          ++bucket->completed;
+          bucket->latency_ns_sum += slot.txn_end_ns - slot.txn_start_ns;
+        }
         break;
       case Outcome::failed:
         ++stats_.failed;
         ++stats_.failed_by_status[slot.status < stats_.failed_by_status.size() ? slot.status : 0];
+        if (bucket != nullptr) ++(slot.status == 503 ? bucket->failed_503 : bucket->failed_other);
         break;
-      case Outcome::lost: ++stats_.lost; break;
+      case Outcome::lost:
+        ++stats_.lost;
+        if (bucket != nullptr) ++bucket->lost;
+        break;
     }
     slot.phase = SlotPhase::idle;
     --active_;
@@ -466,10 +494,31 @@ void Engine::expire() {
   });
 }
 
+TimelineBucket* Engine::timeline_bucket(uint64_t at_ns) {
+  if (timeline_ns_ == 0 || at_ns < start_ns_) return nullptr;
+  uint64_t index = (at_ns - start_ns_) / timeline_ns_;
+  return index < stats_.timeline.size() ? &stats_.timeline[index] : nullptr;
+}
+
+uint64_t Engine::starts_due(uint64_t ticks) const {
+  if (schedule_.empty()) return static_cast<uint64_t>(static_cast<double>(ticks) * rate_ / 1000.0);
+  // --schedule: the integral of the piecewise rate over the first `ticks` milliseconds.
+  double due = 0;
+  auto remaining_ms = static_cast<double>(ticks);
+  for (const RateStep& step : schedule_) {
+    double step_ms = step.seconds * 1000.0;
+    double ms = std::min(remaining_ms, step_ms);
+    due += ms * step.rate / 1000.0;
+    remaining_ms -= ms;
+    if (remaining_ms <= 0) break;
+  }
+  return static_cast<uint64_t>(due);
+}
+
 void Engine::open_loop_starts() {
   // Every start due up to the end of the current 1 ms tick goes out now, as one batch.
   uint64_t ticks = (now_ns_ - start_ns_) / tick_ns + 1;
-  auto due = static_cast<uint64_t>(static_cast<double>(ticks) * rate_ / 1000.0);
+  uint64_t due = starts_due(ticks);
   while (scheduled_ < due && can_start()) {
     ++scheduled_;
     if (free_slots_.empty()) {

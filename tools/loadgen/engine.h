@@ -42,6 +42,7 @@ struct Slot {
   uint32_t socket = 0;  // a slot is one pseudo device: always the same socket, so the same address
   uint64_t txn_id = 0;  // unique over the run and the threads: Call-ID and tags derive from it
   uint64_t txn_start_ns = 0;
+  uint64_t txn_end_ns = 0;  // when it ended (finish()), for the timeline's latency
   uint64_t request_id = 0;  // the request awaiting its response; 0 when none
   SlotPhase phase = SlotPhase::idle;
   Outcome outcome = Outcome::completed;
@@ -150,6 +151,8 @@ class Engine {
   void process_finished();
   void expire();
   void open_loop_starts();
+  uint64_t starts_due(uint64_t ticks) const;  // open loop: starts due in the first `ticks` ms of the run
+  TimelineBucket* timeline_bucket(uint64_t at_ns);
   void publish(LiveCounters* live) const;
 
   const Config& config_;
@@ -161,6 +164,8 @@ class Engine {
   // This thread's share.
   uint32_t socket_count_ = 0;
   double rate_ = 0;
+  std::vector<RateStep> schedule_;  // --schedule, this thread's share of each rate
+  uint64_t timeline_ns_ = 0;        // --timeline bucket width; 0: no timeline
   uint32_t concurrency_ = 0;
   uint64_t count_ = 0;  // transactions to start; UINT64_MAX: no --count
   uint64_t duration_ns_ = 0;

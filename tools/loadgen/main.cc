@@ -38,6 +38,14 @@ int main(int argc, char** argv) {
   }
   if (!config.quiet) std::fputs(result.report.summary().c_str(), stdout);
   std::printf("%s\n", result.report.final_line().c_str());
+  if (!config.timeline_path.empty()) {
+    std::ofstream timeline(config.timeline_path);
+    timeline << result.report.timeline_csv(config.timeline_ms);
+    if (!timeline) {
+      std::fprintf(stderr, "parkd-loadgen: cannot write %s\n", config.timeline_path.c_str());
+      return 1;
+    }
+  }
   if (!config.json_path.empty()) {
     std::ofstream json(config.json_path);
     json << result.report.json();

@@ -21,6 +21,19 @@ void Stats::merge(const Stats& o) {
   send_errors += o.send_errors;
   recv_errors += o.recv_errors;
   no_buffers += o.no_buffers;
+  responses_503 += o.responses_503;
+  responses_503_retry_after += o.responses_503_retry_after;
+  if (timeline.size() < o.timeline.size()) timeline.resize(o.timeline.size());
+  for (size_t i = 0; i < o.timeline.size(); ++i) {
+    TimelineBucket& b = timeline[i];
+    const TimelineBucket& other = o.timeline[i];
+    b.started += other.started;
+    b.completed += other.completed;
+    b.failed_503 += other.failed_503;
+    b.failed_other += other.failed_other;
+    b.lost += other.lost;
+    b.latency_ns_sum += other.latency_ns_sum;
+  }
   for (size_t i = 0; i < failed_by_status.size(); ++i) failed_by_status[i] += o.failed_by_status[i];
   latency_ns.merge(o.latency_ns);
 }
@@ -30,7 +43,7 @@ namespace {
 double us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
 
 __attribute__((format(printf, 1, 2))) std::string format(const char* fmt, ...) {
-  char line[512];
+  char line[1024];
   va_list args;
   va_start(args, fmt);
   int n = std::vsnprintf(line, sizeof line, fmt, args);
@@ -70,10 +83,26 @@ std::string Report::final_line() const {
   return format(
       "loadgen: scenario=%s sent=%llu completed=%llu lost=%llu failed=%llu rate=%.1f p50_us=%.1f p99_us=%.1f "
       "cpu_us_per_txn=%.3f p90_us=%.1f p999_us=%.1f max_us=%.1f requests=%llu skipped=%llu unmatched=%llu "
-      "send_errors=%llu elapsed_s=%.3f",
+      "send_errors=%llu elapsed_s=%.3f failed_503=%llu responses_503=%llu retry_after_503=%llu",
       scenario.c_str(), ull(s.started), ull(s.completed), ull(s.lost), ull(s.failed), rate(), us(h.percentile(50)),
       us(h.percentile(99)), cpu_us_per_txn(), us(h.percentile(90)), us(h.percentile(99.9)), us(h.max()),
-      ull(s.requests_sent), ull(s.skipped), ull(s.unmatched), ull(s.send_errors), elapsed_s);
+      ull(s.requests_sent), ull(s.skipped), ull(s.unmatched), ull(s.send_errors), elapsed_s,
+      ull(s.failed_by_status[503]), ull(s.responses_503), ull(s.responses_503_retry_after));
+}
+
+std::string Report::timeline_csv(uint32_t bucket_ms) const {
+  const std::vector<TimelineBucket>& t = stats.timeline;
+  size_t rows = t.size();
+  while (rows > 0 && t[rows - 1].started == 0) --rows;
+  std::string out = "t_s,started,completed,failed_503,failed_other,lost,mean_latency_us\n";
+  for (size_t i = 0; i < rows; ++i) {
+    const TimelineBucket& b = t[i];
+    double mean_us =
+        b.completed > 0 ? static_cast<double>(b.latency_ns_sum) / 1000.0 / static_cast<double>(b.completed) : 0;
+    out += format("%.3f,%llu,%llu,%llu,%llu,%llu,%.1f\n", static_cast<double>(i * bucket_ms) / 1000.0, ull(b.started),
+                  ull(b.completed), ull(b.failed_503), ull(b.failed_other), ull(b.lost), mean_us);
+  }
+  return out;
 }
 
 std::string Report::json() const {

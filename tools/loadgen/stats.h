@@ -10,10 +10,21 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "tools/loadgen/histogram.h"
 
 namespace parkd::loadgen {
+
+// --timeline: the transactions started within one interval and what became of them.
+struct TimelineBucket {
+  uint64_t started = 0;
+  uint64_t completed = 0;
+  uint64_t failed_503 = 0;
+  uint64_t failed_other = 0;
+  uint64_t lost = 0;
+  uint64_t latency_ns_sum = 0;  // over the completed ones
+};
 
 struct Stats {
   uint64_t started = 0;
@@ -29,9 +40,12 @@ struct Stats {
   uint64_t truncated = 0;  // datagrams larger than a receive buffer
   uint64_t send_errors = 0;
   uint64_t recv_errors = 0;
-  uint64_t no_buffers = 0;  // -ENOBUFS: the receive buffer ring ran dry
+  uint64_t no_buffers = 0;                 // -ENOBUFS: the receive buffer ring ran dry
+  uint64_t responses_503 = 0;              // 503 final responses matched to a request in flight
+  uint64_t responses_503_retry_after = 0;  // ... of which carried a Retry-After header
   std::array<uint64_t, 700> failed_by_status{};
-  LatencyHistogram latency_ns;  // per completed transaction, from its first request to its final 2xx
+  LatencyHistogram latency_ns;           // per completed transaction, from its first request to its final 2xx
+  std::vector<TimelineBucket> timeline;  // --timeline only: sized at setup, indexed by start time
 
   void merge(const Stats& other);
 };
@@ -59,6 +73,9 @@ struct Report {
   std::string summary() const;
   std::string final_line() const;
   std::string json() const;
+  // --timeline: "t_s,started,completed,failed_503,failed_other,lost,mean_latency_us" and a row per bucket up
+  // to the last one in which something started.
+  std::string timeline_csv(uint32_t bucket_ms) const;
 };
 
 }  // namespace parkd::loadgen
