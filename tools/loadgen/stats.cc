@@ -99,7 +99,7 @@ std::string Report::final_line() const {
   std::string setup;
   if (s.setup_started != 0)
     setup = format(" setup_completed=%llu setup_failed=%llu setup_s=%.3f requests_in=%llu stray_requests=%llu",
-                   ull(s.setup_completed), ull(s.setup_failed + s.setup_lost), s.setup_s, ull(s.requests_received),
+                   ull(s.setup_completed), ull(s.setup_failed) + ull(s.setup_lost), s.setup_s, ull(s.requests_received),
                    ull(s.stray_requests));
   return format(
       "loadgen: scenario=%s sent=%llu completed=%llu lost=%llu failed=%llu rate=%.1f p50_us=%.1f p99_us=%.1f "
