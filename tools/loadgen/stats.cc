@@ -102,13 +102,13 @@ std::string Report::final_line() const {
                    ull(s.setup_completed), ull(s.setup_failed) + ull(s.setup_lost), s.setup_s, ull(s.requests_received),
                    ull(s.stray_requests));
   return format(
-      "loadgen: scenario=%s sent=%llu completed=%llu lost=%llu failed=%llu rate=%.1f p50_us=%.1f p99_us=%.1f "
-      "cpu_us_per_txn=%.3f p90_us=%.1f p999_us=%.1f max_us=%.1f requests=%llu skipped=%llu unmatched=%llu "
-      "send_errors=%llu elapsed_s=%.3f failed_503=%llu responses_503=%llu retry_after_503=%llu",
-      scenario.c_str(), ull(s.started), ull(s.completed), ull(s.lost), ull(s.failed), rate(), us(h.percentile(50)),
-      us(h.percentile(99)), cpu_us_per_txn(), us(h.percentile(90)), us(h.percentile(99.9)), us(h.max()),
-      ull(s.requests_sent), ull(s.skipped), ull(s.unmatched), ull(s.send_errors), elapsed_s,
-      ull(s.failed_by_status[503]), ull(s.responses_503), ull(s.responses_503_retry_after)) +
+             "loadgen: scenario=%s sent=%llu completed=%llu lost=%llu failed=%llu rate=%.1f p50_us=%.1f p99_us=%.1f "
+             "cpu_us_per_txn=%.3f p90_us=%.1f p999_us=%.1f max_us=%.1f requests=%llu skipped=%llu unmatched=%llu "
+             "send_errors=%llu elapsed_s=%.3f failed_503=%llu responses_503=%llu retry_after_503=%llu",
+             scenario.c_str(), ull(s.started), ull(s.completed), ull(s.lost), ull(s.failed), rate(),
+             us(h.percentile(50)), us(h.percentile(99)), cpu_us_per_txn(), us(h.percentile(90)), us(h.percentile(99.9)),
+             us(h.max()), ull(s.requests_sent), ull(s.skipped), ull(s.unmatched), ull(s.send_errors), elapsed_s,
+             ull(s.failed_by_status[503]), ull(s.responses_503), ull(s.responses_503_retry_after)) +
          setup;
 }
 
