@@ -117,10 +117,13 @@ parkd::Endpoint advertised(const parkd::Endpoint& bound) {
 }
 
 void print_counters(const parkd::Node& node, const std::vector<ShardServices>& services) {
-  for (unsigned i = 0; i < node.shard_count(); ++i)
-    PARKD_LOG(info, "shard %u: %s %s %s %s %s", i, node.shard(i).counters().to_string().c_str(),
+  for (unsigned i = 0; i < node.shard_count(); ++i) {
+    const parkd::sip::TransactionLayer* transactions = services[i].calls->transactions();
+    PARKD_LOG(info, "shard %u: %s %s %s %s %s %s", i, node.shard(i).counters().to_string().c_str(),
               services[i].server->counters().to_string().c_str(), services[i].registrar->counters_text().c_str(),
-              services[i].calls->counters().to_string().c_str(), services[i].park->counters().to_string().c_str());
+              services[i].calls->counters().to_string().c_str(), services[i].park->counters().to_string().c_str(),
+              transactions != nullptr ? transactions->counters().to_string().c_str() : "");
+  }
 }
 
 int run(const parkd::daemon::Options& options) {

@@ -243,6 +243,33 @@ TEST(LoadgenUsers, CsvFile) {
   EXPECT_NE(error.find(":1:"), std::string::npos) << error;
 }
 
+TEST(LoadgenUsers, SameDomainPartnerIsTheNextExtension) {
+  UserSource users;
+  std::string error;
+  ASSERT_TRUE(users.set_patterns("acme{0..2}.example.com", "100..101", "{ext}", error)) << error;
+  UserCreds a;
+  UserCreds b;
+  for (uint64_t i = 0; i < users.size(); ++i) {
+    users.get(i, a);
+    users.get(users.same_domain_partner(i), b);
+    EXPECT_EQ(a.domain, b.domain) << i;
+    EXPECT_NE(a.ext, b.ext) << i;
+  }
+  ASSERT_TRUE(users.set_patterns("acme", "100", "{ext}", error));
+  EXPECT_EQ(users.same_domain_partner(0), 0u);  // alone in its domain
+
+  std::string path = ::testing::TempDir() + "/loadgen_partner_users.csv";
+  std::ofstream(path) << "a.example.com,1,x\nb.example.com,1,y\na.example.com,2,x\nb.example.com,2,y\n"
+                         "a.example.com,3,x\nc.example.com,1,z\n";
+  ASSERT_TRUE(users.load_csv(path, error)) << error;
+  EXPECT_EQ(users.same_domain_partner(0), 2u);
+  EXPECT_EQ(users.same_domain_partner(2), 4u);
+  EXPECT_EQ(users.same_domain_partner(4), 0u);  // wraps to the domain's first row
+  EXPECT_EQ(users.same_domain_partner(1), 3u);
+  EXPECT_EQ(users.same_domain_partner(3), 1u);
+  EXPECT_EQ(users.same_domain_partner(5), 5u);
+}
+
 TEST(LoadgenWriter, HexDecimalAndOverflow) {
   char buffer[8];
   Writer w(buffer, sizeof buffer);
@@ -532,6 +559,28 @@ TEST(LoadgenRun, RegisterWithoutAuthCountsTheChallengeAsFailure) {
   RUN_OR_SKIP(config_for(server, "register-noauth"));
   EXPECT_EQ(r.report.stats.failed_by_status[401], 2000u);
   EXPECT_EQ(r.report.stats.requests_sent, 2000u);
+}
+
+TEST(LoadgenRun, CallsRefuseMoreSlotsThanCallees) {
+  // calls gives every slot a callee of its own: 100 users (1 domain x 100 extensions) serve 100 slots.
+  FakeServer server;
+  Config c = config_for(server, "calls");
+  c.domains = "example.com";
+  c.concurrency = 101;
+  RunResult r = run(c);
+  if (r.io_uring_unavailable) GTEST_SKIP() << "io_uring: " << r.error;
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("101 slots per thread, but it can serve only 100"), std::string::npos) << r.error;
+  EXPECT_EQ(server.requests(), 0u);
+  c.extensions = "100";  // one user per domain: no caller for the callee
+  c.concurrency = 1;
+  r = run(c);
+  EXPECT_FALSE(r.ok);
+  EXPECT_NE(r.error.find("two users"), std::string::npos) << r.error;
+  Config d;
+  std::string error;
+  EXPECT_EQ(parse({"--scenario", "calls"}, d, error), 0) << error;
+  EXPECT_EQ(d.scenario, "calls");
 }
 
 TEST(LoadgenRun, UnansweredRequestsAreLostNotRetransmitted) {

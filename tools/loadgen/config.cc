@@ -80,7 +80,7 @@ A SIP load generator on io_uring: UDP, no retransmissions, precise pacing. See t
   --bind ADDR              local address of the sockets (default 127.0.0.1, or ::1 for an IPv6 target)
   --sockets N              UDP sockets, each on its own ephemeral port (default 64)
   --threads N              threads, each with its own ring and N/threads sockets (default 1)
-  --scenario NAME          options | register | register-noauth (default options)
+  --scenario NAME          options | register | register-noauth | calls (default options)
   --rate R                 open loop: R transactions per second, paced in 1 ms ticks
   --concurrency C          closed loop: C transactions outstanding (default 64 when --rate is absent)
   --duration S             seconds to start transactions for (default 10 unless --count is given)
@@ -88,12 +88,13 @@ A SIP load generator on io_uring: UDP, no retransmissions, precise pacing. See t
   --schedule R:S[,R:S...]  open loop through rates in turn: R per second for S seconds each (instead of
                            --rate and --duration), e.g. 100000:30,25000:10
   --timeout-ms T           a request unanswered after T ms is lost, never retransmitted (default 2000)
-  --max-inflight N         requests in flight per thread; beyond it a due start is skipped (default 131072)
-  --domains PATTERN        register: NAME or PREFIX{A..B}SUFFIX (default example.com)
-  --extensions RANGE       register: N or A..B (default 100..199)
-  --password-pattern P     register: password, {ext} and {domain} substituted (default {ext}-secret)
-  --users FILE             register: CSV of domain,ext,password instead of the patterns
-  --expires S              register: Expires value (default 3600)
+  --max-inflight N         requests in flight per thread; beyond it a due start is skipped (default 131072);
+                           calls: also the open loop's call slots, at most users / threads
+  --domains PATTERN        register, calls: NAME or PREFIX{A..B}SUFFIX (default example.com)
+  --extensions RANGE       register, calls: N or A..B (default 100..199)
+  --password-pattern P     register, calls: password, {ext} and {domain} substituted (default {ext}-secret)
+  --users FILE             register, calls: CSV of domain,ext,password instead of the patterns
+  --expires S              register, calls: Expires value (default 3600)
   --fixed-contact          register: one Contact per user, sip:<ext>@<bind address> without a port, the same
                            in every run, as a phone re-registering (default: the slot's socket and
                            ;lg=<slot>, so a new Contact, a new binding, at nearly every registration)
@@ -188,7 +189,7 @@ int parse_command_line(int argc, const char* const* argv, Config& config, std::s
     } else if (arg == "--threads") {
       if (!parse_number(value, config.threads) || config.threads == 0 || config.threads > 64) return bad();
     } else if (arg == "--scenario") {
-      if (value != "options" && value != "register" && value != "register-noauth") return bad();
+      if (value != "options" && value != "register" && value != "register-noauth" && value != "calls") return bad();
       config.scenario = value;
     } else if (arg == "--rate") {
       if (!parse_number(value, config.rate) || !(config.rate > 0)) return bad();

@@ -32,7 +32,7 @@ struct RateStep {
 };
 
 struct Config {
-  std::string scenario = "options";  // options, register, register-noauth
+  std::string scenario = "options";  // options, register, register-noauth, calls
   Address target;                    // default 127.0.0.1:5060
   std::string bind_host;             // default: 127.0.0.1 or ::1 by the target's family
   uint32_t sockets = 64;

@@ -162,8 +162,16 @@ SetupResult Engine::setup() {
   }
   target_hostport_ = format_address(config_.target);
 
-  // Slots: the closed loop's concurrency, or as many as requests may be in flight.
-  uint32_t slot_count = rate_ > 0 ? config_.max_inflight : std::max<uint32_t>(concurrency_, 1);
+  // Slots: the closed loop's concurrency, or as many as requests may be in flight (at most what the
+  // scenario can serve).
+  uint64_t limit = scenario_.slot_limit(users_, threads_);
+  uint32_t slot_count = rate_ > 0 ? static_cast<uint32_t>(std::min<uint64_t>(config_.max_inflight, limit))
+                                  : std::max<uint32_t>(concurrency_, 1);
+  if (slot_count == 0 || slot_count > limit) {
+    return failure("scenario " + config_.scenario + ": " + std::to_string(slot_count) +
+                   " slots per thread, but it can serve only " + std::to_string(limit) +
+                   " with these users (see tools/loadgen/README.md)");
+  }
   slots_.resize(slot_count);
   for (uint32_t i = 0; i < slot_count; ++i) {
     slots_[i].index = i;
@@ -176,17 +184,23 @@ SetupResult Engine::setup() {
   finished_.resize(slot_count + 1);
   if (timeline_ns_ != 0)
     stats_.timeline.resize(static_cast<size_t>(config_.duration_s * 1e9 / static_cast<double>(timeline_ns_)) + 2);
-  scenario_.prepare(slot_count);
   message_ = std::make_unique<sip::MessageView>();
 
   uint64_t token = 0;
   if (getrandom(&token, sizeof token, 0) != sizeof token) token = clock_ns();
   run_token_ = token & 0xffffffff;
+  std::string error;
+  if (!scenario_.prepare(*this, slot_count, error)) return failure("scenario " + config_.scenario + ": " + error);
   return {true, false, {}};
 }
 
 std::string_view Engine::local_hostport(const Slot& slot) const {
   const Socket& s = sockets_[slot.socket];
+  return {s.local, s.local_size};
+}
+
+std::string_view Engine::local_hostport(uint32_t socket) const {
+  const Socket& s = sockets_[socket < sockets_.size() ? socket : 0];
   return {s.local, s.local_size};
 }
 
@@ -241,7 +255,14 @@ bool Engine::send_request(Slot& slot, const OutgoingRequest& r) {
   if (slot.phase != SlotPhase::active) return false;
   uint32_t buffer = 0;
   char* data = take_send_buffer(buffer);
-  uint64_t id = data == nullptr ? 0 : inflight_.insert(slot.index, now_ns_);
+  uint64_t id = 0;
+  if (data != nullptr && r.expect_response) {
+    id = inflight_.insert(slot.index, now_ns_);
+  } else if (data != nullptr) {
+    // Tracked ids count up from 1; an untracked branch of our own has the top bit set, so a stray answer to
+    // it never matches a request in flight.
+    id = r.branch_id != 0 ? r.branch_id : uint64_t{1} << 63 | unique_counter();
+  }
   if (id == 0) {
     if (data != nullptr) send_free_.push_back(buffer);
     ++stats_.send_errors;
@@ -271,19 +292,39 @@ bool Engine::send_request(Slot& slot, const OutgoingRequest& r) {
   w.put("Content-Length: ").put_uint(r.body.size()).put("\r\n\r\n").put(r.body);
   if (w.overflow()) {
     send_free_.push_back(buffer);
-    if (InflightEntry* e = inflight_.find(id)) inflight_.erase(*e);
+    if (InflightEntry* e = r.expect_response ? inflight_.find(id) : nullptr) inflight_.erase(*e);
     ++stats_.send_errors;
     lose(slot);
     return false;
   }
-  slot.request_id = id;
+  if (r.expect_response) slot.request_id = id;
   send_buffer(slot.socket, buffer, w.size());
   ++stats_.requests_sent;
   return true;
 }
 
+bool Engine::await_request(Slot& slot) {
+  if (slot.phase != SlotPhase::active) return false;
+  uint64_t id = inflight_.insert(slot.index, now_ns_);
+  if (id == 0) {
+    ++stats_.send_errors;
+    lose(slot);
+    return false;
+  }
+  slot.request_id = id;
+  return true;
+}
+
 bool Engine::send_response(uint32_t socket, const sip::MessageView& request, uint16_t status, std::string_view reason,
                            std::string_view headers) {
+  OutgoingResponse r;
+  r.status = status;
+  r.reason = reason;
+  r.headers = headers;
+  return send_response(socket, request, r);
+}
+
+bool Engine::send_response(uint32_t socket, const sip::MessageView& request, const OutgoingResponse& r) {
   if (socket >= sockets_.size()) return false;
   uint32_t buffer = 0;
   char* data = take_send_buffer(buffer);
@@ -292,12 +333,20 @@ bool Engine::send_response(uint32_t socket, const sip::MessageView& request, uin
     return false;
   }
   Writer w(data, send_buffer_size);
-  w.put("SIP/2.0 ").put_uint(status).put(' ').put(reason).put("\r\n");
+  w.put("SIP/2.0 ").put_uint(r.status).put(' ').put(r.reason).put("\r\n");
   for (uint32_t i = 0; i < request.via_count; ++i) w.put("Via: ").put(request.vias[i].raw).put("\r\n");
   w.put("From: ").put(request.from.raw).put("\r\nTo: ").put(request.to.raw);
-  if (request.to.tag.empty() && status > 100) w.put(";tag=lg").put_hex(unique_counter());
+  if (request.to.tag.empty() && r.status > 100) {
+    if (r.to_tag.empty()) {
+      w.put(";tag=lg").put_hex(unique_counter());
+    } else {
+      w.put(";tag=").put(r.to_tag);
+    }
+  }
   w.put("\r\nCall-ID: ").put(request.call_id).put("\r\nCSeq: ").put_uint(request.cseq.number).put(' ');
-  w.put(request.cseq.method_text).put("\r\n").put(headers).put("Content-Length: 0\r\n\r\n");
+  w.put(request.cseq.method_text).put("\r\n").put(r.headers);
+  if (!r.content_type.empty()) w.put("Content-Type: ").put(r.content_type).put("\r\n");
+  w.put("Content-Length: ").put_uint(r.body.size()).put("\r\n\r\n").put(r.body);
   if (w.overflow()) {
     send_free_.push_back(buffer);
     ++stats_.send_errors;
@@ -427,20 +476,26 @@ void Engine::start(Slot& slot) {
   slot.txn_id = ++txn_counter_ * threads_ + thread_index_;
   slot.txn_start_ns = now_ns_;
   slot.request_id = 0;
+  ++active_;
+  if (in_setup_) {
+    ++stats_.setup_started;
+    scenario_.on_setup(*this, slot);
+    return;
+  }
   ++stats_.started;
   if (TimelineBucket* b = timeline_bucket(now_ns_)) ++b->started;
-  ++active_;
   scenario_.on_start(*this, slot);
 }
 
-void Engine::finish(Slot& slot, Outcome outcome, uint16_t status) {
+void Engine::finish(Slot& slot, Outcome outcome, uint16_t status, uint64_t latency_ns) {
   if (slot.phase != SlotPhase::active) return;
   if (slot.request_id != 0) {
     if (InflightEntry* e = inflight_.find(slot.request_id)) inflight_.erase(*e);
     slot.request_id = 0;
   }
-  if (outcome == Outcome::completed) stats_.latency_ns.record(now_ns_ - slot.txn_start_ns);
-  slot.txn_end_ns = now_ns_;
+  const uint64_t latency = latency_ns != UINT64_MAX ? latency_ns : now_ns_ - slot.txn_start_ns;
+  if (outcome == Outcome::completed && !in_setup_) stats_.latency_ns.record(latency);
+  slot.txn_end_ns = slot.txn_start_ns + latency;
   slot.phase = SlotPhase::finishing;
   slot.outcome = outcome;
   slot.status = status;
@@ -454,6 +509,17 @@ void Engine::process_finished() {
     Slot& slot = slots_[finished_[finished_head_]];
     finished_head_ = (finished_head_ + 1) % finished_.size();
     --finished_size_;
+    if (in_setup_) {  // counted apart; the slot waits for the measured run (open loop: still in free_slots_)
+      if (slot.outcome == Outcome::completed) ++stats_.setup_completed;
+      if (slot.outcome == Outcome::failed) {
+        ++stats_.setup_failed;
+        ++stats_.setup_failed_by_status[slot.status < stats_.setup_failed_by_status.size() ? slot.status : 0];
+      }
+      if (slot.outcome == Outcome::lost) ++stats_.setup_lost;
+      slot.phase = SlotPhase::idle;
+      --active_;
+      continue;
+    }
     TimelineBucket* bucket = timeline_bucket(slot.txn_start_ns);
     switch (slot.outcome) {
       case Outcome::completed:
@@ -544,6 +610,49 @@ void Engine::publish(LiveCounters* live) const {
   live->lost.store(stats_.lost, std::memory_order_relaxed);
 }
 
+void Engine::wait_and_handle(uint64_t next_tick_ns) {
+  uint64_t wait_ns = finished_size_ != 0 || next_tick_ns <= now_ns_ ? 0 : next_tick_ns - now_ns_;
+  if (wait_ns == 0) {
+    io_uring_submit_and_get_events(&ring_);
+  } else {
+    __kernel_timespec ts{};
+    ts.tv_nsec = static_cast<long long>(wait_ns);
+    io_uring_cqe* cqe = nullptr;
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+  }
+  reap();
+  handle_completions();
+}
+
+void Engine::setup_devices() {
+  if (!scenario_.has_setup()) return;
+  in_setup_ = true;
+  const uint64_t begin_ns = clock_ns();
+  uint32_t next = 0;
+  const auto total = static_cast<uint32_t>(slots_.size());
+  arm_receives();
+  for (;;) {
+    now_ns_ = clock_ns();
+    while (next < total && active_ < setup_window) start(slots_[next++]);
+    expire();
+    process_finished();
+    if (next == total && active_ == 0 && finished_size_ == 0) break;
+    arm_receives();
+    wait_and_handle(now_ns_ + tick_ns);
+  }
+  in_setup_ = false;
+  // Only the setup_* counters keep what the setup phase did; the measured run starts from zero.
+  Stats measured;
+  measured.setup_started = stats_.setup_started;
+  measured.setup_completed = stats_.setup_completed;
+  measured.setup_failed = stats_.setup_failed;
+  measured.setup_lost = stats_.setup_lost;
+  measured.setup_failed_by_status = stats_.setup_failed_by_status;
+  measured.setup_s = static_cast<double>(clock_ns() - begin_ns) / 1e9;
+  measured.timeline = std::move(stats_.timeline);  // sized by setup(), untouched by the setup phase
+  stats_ = std::move(measured);
+}
+
 void Engine::run(const std::atomic<bool>& stop, LiveCounters* live) {
   now_ns_ = start_ns_ = clock_ns();
   uint64_t stop_at_ns = UINT64_MAX;  // when stopping began
@@ -568,18 +677,7 @@ void Engine::run(const std::atomic<bool>& stop, LiveCounters* live) {
     if (stopping_ && now_ns_ - stop_at_ns > timeout_ns_ + 1'000'000'000) break;
     arm_receives();
 
-    uint64_t next_tick = start_ns_ + ((now_ns_ - start_ns_) / tick_ns + 1) * tick_ns;
-    uint64_t wait_ns = finished_size_ != 0 ? 0 : next_tick - now_ns_;
-    if (wait_ns == 0) {
-      io_uring_submit_and_get_events(&ring_);
-    } else {
-      __kernel_timespec ts{};
-      ts.tv_nsec = static_cast<long long>(wait_ns);
-      io_uring_cqe* cqe = nullptr;
-      io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
-    }
-    reap();
-    handle_completions();
+    wait_and_handle(start_ns_ + ((now_ns_ - start_ns_) / tick_ns + 1) * tick_ns);
   }
   publish(live);
   if (live != nullptr) live->done.store(true, std::memory_order_release);

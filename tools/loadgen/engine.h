@@ -14,6 +14,11 @@
 // finish), expire requests older than --timeout-ms, submit and wait until a completion or the next tick,
 // reap completions in a batch into a queue, then handle them (parse, match, call the scenario). Nothing is
 // allocated or thrown after setup().
+//
+// Setup phase: a scenario whose pseudo devices must exist before the measured load (calls: every slot's
+// callee registers) gets one setup transaction per slot (Scenario::on_setup), run by setup_devices() with a
+// window of setup_window at a time, after setup() and before run(). It is counted apart (Stats::setup_*), and
+// run_load() starts the clock only after every thread finished it.
 #pragma once
 
 #include <liburing.h>
@@ -63,6 +68,22 @@ struct OutgoingRequest {
   std::string_view headers;  // further header lines, each ending in CRLF
   std::string_view content_type;
   std::string_view body;
+  // false: no response is expected (ACK): the request is not tracked and cannot time out. Its branch is
+  // `branch_id` when non-zero (the ACK of a non-2xx final response reuses its INVITE's: Slot::request_id at
+  // the time the INVITE was sent), otherwise a fresh one that no tracked request uses.
+  bool expect_response = true;
+  uint64_t branch_id = 0;
+};
+
+// A response for Engine::send_response. The engine copies Via, From, To, Call-ID and CSeq from the request and
+// writes Content-Length.
+struct OutgoingResponse {
+  uint16_t status = 200;
+  std::string_view reason = "OK";
+  std::string_view to_tag;   // added to a To without a tag; empty: a fresh one per response
+  std::string_view headers;  // further header lines, each ending in CRLF
+  std::string_view content_type;
+  std::string_view body;
 };
 
 struct SetupResult {
@@ -79,6 +100,7 @@ class Engine {
   static constexpr uint32_t sq_entries = 4096;
   static constexpr uint32_t cq_entries = 16384;
   static constexpr uint64_t tick_ns = 1'000'000;
+  static constexpr uint32_t setup_window = 128;  // setup transactions outstanding at a time
 
   Engine(const Config& config, const UserSource& users, Scenario& scenario, uint32_t thread_index);
   ~Engine();
@@ -88,6 +110,8 @@ class Engine {
   // Creates the ring, buffers and sockets. Call it on the thread that calls run() (the ring is created
   // IORING_SETUP_SINGLE_ISSUER where the kernel allows).
   SetupResult setup();
+  // The setup phase (see above); a no-op for a scenario without one. Call it after setup(), on run()'s thread.
+  void setup_devices();
   // Runs until the thread's share of --count or --duration is started and every transaction has ended, or
   // until `stop` becomes true (then it stops starting and lets the outstanding ones end). `live`, if given,
   // gets the counters once per loop turn.
@@ -100,8 +124,12 @@ class Engine {
   const UserSource& users() const { return users_; }
   // The next user index of this thread (threads take interleaved indices).
   uint64_t next_user_index() { return user_counter_++ * threads_ + thread_index_; }
+  // The user index that belongs to a slot for the whole run (distinct over slots and threads).
+  uint64_t user_index_of_slot(uint32_t slot_index) const { return uint64_t{slot_index} * threads_ + thread_index_; }
+  uint32_t slot_count() const { return static_cast<uint32_t>(slots_.size()); }
   // "127.0.0.1:40001" / "[::1]:40001": the slot's socket as it appears in Via and Contact.
   std::string_view local_hostport(const Slot& slot) const;
+  std::string_view local_hostport(uint32_t socket) const;
   // "127.0.0.1" / "[::1]": the sockets' address without a port (a user's fixed Contact).
   std::string_view local_host() const;
   std::string_view target_hostport() const { return target_hostport_; }
@@ -115,8 +143,18 @@ class Engine {
   // copied from it. `headers`: further lines ending in CRLF.
   bool send_response(uint32_t socket, const sip::MessageView& request, uint16_t status, std::string_view reason,
                      std::string_view headers = {});
+  bool send_response(uint32_t socket, const sip::MessageView& request, const OutgoingResponse& response);
+  // The slot waits for a request from the server (not a response), with the same --timeout-ms: the wait
+  // is an entry of the in-flight table without a datagram. It ends with the transaction (complete/fail/lose)
+  // or as lost when it times out. False (and lost) when the table is full.
+  bool await_request(Slot& slot);
   void complete(Slot& slot) { finish(slot, Outcome::completed, 200); }
+  // Completes with `latency_ns` recorded instead of the time since the transaction started (calls: the call
+  // ends after its BYE, but what is timed is its setup).
+  void complete(Slot& slot, uint64_t latency_ns) { finish(slot, Outcome::completed, 200, latency_ns); }
   void fail(Slot& slot, uint16_t status) { finish(slot, Outcome::failed, status); }
+  // A request from the server that no pseudo device expected (a call that ended, a slot that moved on).
+  void count_stray_request() { ++stats_.stray_requests; }
   void lose(Slot& slot) { finish(slot, Outcome::lost, 0); }
 
  private:
@@ -147,7 +185,9 @@ class Engine {
   void on_datagram(uint32_t socket, std::string_view data);
   bool can_start() const;
   void start(Slot& slot);
-  void finish(Slot& slot, Outcome outcome, uint16_t status);
+  void finish(Slot& slot, Outcome outcome, uint16_t status, uint64_t latency_ns = UINT64_MAX);
+  // One loop turn's I/O: submit, wait until a completion or `next_tick_ns`, reap and handle.
+  void wait_and_handle(uint64_t next_tick_ns);
   void process_finished();
   void expire();
   void open_loop_starts();
@@ -203,6 +243,7 @@ class Engine {
   uint64_t start_ns_ = 0;
   uint64_t scheduled_ = 0;  // open loop: starts due so far (taken or skipped)
   bool stopping_ = false;
+  bool in_setup_ = false;  // setup_devices() is running
   Stats stats_;
 };
 

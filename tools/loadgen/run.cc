@@ -66,6 +66,7 @@ RunResult run_load(const Config& config, const std::atomic<bool>& stop,
   for (auto& w : workers) {
     threads.emplace_back([&, worker = w.get()] {
       worker->setup = worker->engine->setup();
+      if (worker->setup.ok) worker->engine->setup_devices();  // before the clock starts
       {
         std::unique_lock lock(mutex);
         ++ready;

@@ -1,8 +1,8 @@
-// The scenarios: options, register, register-noauth (see scenario.h for the callbacks).
+// The scenarios: options, register, register-noauth (see scenario.h for the callbacks); calls is in calls.cc.
 #include <vector>
 
-#include "sip/params.h"
 #include "sip/parser.h"
+#include "tools/loadgen/client_auth.h"
 #include "tools/loadgen/digest.h"
 #include "tools/loadgen/engine.h"
 #include "tools/loadgen/scenario.h"
@@ -60,7 +60,10 @@ class RegisterScenario final : public Scenario {
 
   std::string_view name() const override { return authenticate_ ? "register" : "register-noauth"; }
 
-  void prepare(uint32_t slot_count) override { state_.assign(slot_count, SlotState{}); }
+  bool prepare(Engine& /*engine*/, uint32_t slot_count, std::string& /*error*/) override {
+    state_.assign(slot_count, SlotState{});
+    return true;
+  }
 
   void on_start(Engine& engine, Slot& slot) override {
     SlotState& s = state_[slot.index];
@@ -81,7 +84,7 @@ class RegisterScenario final : public Scenario {
       return;
     }
     DigestChallenge challenge;
-    if (!choose_challenge(response, challenge)) {
+    if (!choose_challenge(response, sip::HeaderId::www_authenticate, challenge)) {
       engine.fail(slot, code);
       return;
     }
@@ -94,26 +97,6 @@ class RegisterScenario final : public Scenario {
     uint64_t user = 0;
     uint8_t step = 0;  // 0: first REGISTER sent; 1: the authenticated one
   };
-
-  // The first challenge whose algorithm we support (a server offering SHA-256 and MD5 lists its preference
-  // first, RFC 8760 section 2.4).
-  static bool choose_challenge(const sip::MessageView& response, DigestChallenge& out) {
-    DigestAlgorithm algorithm;
-    bool sess = false;
-    if (response.www_authenticate.present) {
-      out = challenge_from(response.www_authenticate);
-      if (sip::iequals(response.www_authenticate.scheme, "Digest") && !out.nonce.empty() &&
-          parse_digest_algorithm(out.algorithm, algorithm, sess))
-        return true;
-    }
-    for (uint32_t i = 0; i < response.header_count; ++i) {
-      if (response.headers[i].id != sip::HeaderId::www_authenticate) continue;
-      if (parse_digest_challenge(response.headers[i].value, out) &&
-          parse_digest_algorithm(out.algorithm, algorithm, sess))
-        return true;
-    }
-    return false;
-  }
 
   void send_register(Engine& engine, Slot& slot, const DigestChallenge* challenge) {
     const SlotState& s = state_[slot.index];
@@ -133,7 +116,8 @@ class RegisterScenario final : public Scenario {
     else
       h.put(engine.local_hostport(slot)).put(";lg=").put_uint(slot.index);
     h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
-    if (challenge != nullptr && !authorization(engine, user, ru.view(), *challenge, h)) {
+    if (challenge != nullptr &&
+        !write_credentials(hasher_, engine, user, "REGISTER", ru.view(), *challenge, "Authorization", h)) {
       engine.fail(slot, 401);
       return;
     }
@@ -151,35 +135,6 @@ class RegisterScenario final : public Scenario {
     engine.send_request(slot, r);
   }
 
-  // Authorization: Digest username=..., realm=..., nonce=..., uri=..., response=..., algorithm=...,
-  //                cnonce=..., opaque=..., qop=auth, nc=00000001
-  bool authorization(Engine& engine, const UserCreds& user, std::string_view uri, const DigestChallenge& c, Writer& h) {
-    DigestInput in;
-    if (!parse_digest_algorithm(c.algorithm, in.algorithm, in.sess)) return false;
-    char cnonce[20];
-    Writer cn(cnonce, sizeof cnonce);
-    cn.put_hex(engine.unique_counter(), 8);
-    in.username = user.ext;
-    in.realm = c.realm;
-    in.password = user.password;
-    in.method = "REGISTER";
-    in.uri = uri;
-    in.nonce = c.nonce;
-    in.qop_auth = qop_offers_auth(c.qop);
-    in.nc = "00000001";
-    in.cnonce = cn.view();
-    char response[DigestHasher::hex_size_max];
-    std::string_view digest = hasher_.response(in, response);
-    if (digest.empty()) return false;
-    h.put("Authorization: Digest username=\"").put(user.ext).put("\", realm=\"").put(c.realm);
-    h.put("\", nonce=\"").put(c.nonce).put("\", uri=\"").put(uri).put("\", response=\"").put(digest).put('"');
-    if (!c.algorithm.empty()) h.put(", algorithm=").put(c.algorithm);
-    if (!c.opaque.empty()) h.put(", opaque=\"").put(c.opaque).put('"');
-    if (in.qop_auth) h.put(", qop=auth, nc=").put(in.nc).put(", cnonce=\"").put(in.cnonce).put('"');
-    h.put("\r\n");
-    return true;
-  }
-
   bool authenticate_;
   std::vector<SlotState> state_;
   DigestHasher hasher_;
@@ -191,6 +146,7 @@ std::unique_ptr<Scenario> make_scenario(std::string_view name) {
   if (name == "options") return std::make_unique<OptionsScenario>();
   if (name == "register") return std::make_unique<RegisterScenario>(true);
   if (name == "register-noauth") return std::make_unique<RegisterScenario>(false);
+  if (name == "calls") return make_calls_scenario();
   return nullptr;
 }
 

@@ -16,6 +16,7 @@ void Stats::merge(const Stats& o) {
   responses_received += o.responses_received;
   requests_received += o.requests_received;
   unmatched += o.unmatched;
+  stray_requests += o.stray_requests;
   parse_errors += o.parse_errors;
   truncated += o.truncated;
   send_errors += o.send_errors;
@@ -36,6 +37,12 @@ void Stats::merge(const Stats& o) {
   }
   for (size_t i = 0; i < failed_by_status.size(); ++i) failed_by_status[i] += o.failed_by_status[i];
   latency_ns.merge(o.latency_ns);
+  setup_started += o.setup_started;
+  setup_completed += o.setup_completed;
+  setup_failed += o.setup_failed;
+  setup_lost += o.setup_lost;
+  for (size_t i = 0; i < setup_failed_by_status.size(); ++i) setup_failed_by_status[i] += o.setup_failed_by_status[i];
+  setup_s = std::max(setup_s, o.setup_s);
 }
 
 namespace {
@@ -59,8 +66,17 @@ std::string Report::summary() const {
   const Stats& s = stats;
   const LatencyHistogram& h = s.latency_ns;
   std::string out;
-  out += format("scenario %s: %.3f s, %llu transactions started, %llu requests sent, %llu responses\n",
-                scenario.c_str(), elapsed_s, ull(s.started), ull(s.requests_sent), ull(s.responses_received));
+  if (s.setup_started != 0) {
+    out += format("setup: %llu devices registered in %.3f s, failed %llu, lost %llu (not part of what follows)\n",
+                  ull(s.setup_completed), s.setup_s, ull(s.setup_failed), ull(s.setup_lost));
+    for (size_t code = 0; code < s.setup_failed_by_status.size(); ++code)
+      if (s.setup_failed_by_status[code] != 0)
+        out += format("  setup failed with %zu: %llu\n", code, ull(s.setup_failed_by_status[code]));
+  }
+  out +=
+      format("scenario %s: %.3f s, %llu transactions started, %llu requests sent, %llu responses, %llu requests in\n",
+             scenario.c_str(), elapsed_s, ull(s.started), ull(s.requests_sent), ull(s.responses_received),
+             ull(s.requests_received));
   out += format("  completed %llu (%.1f/s)  failed %llu  lost %llu  skipped %llu\n", ull(s.completed), rate(),
                 ull(s.failed), ull(s.lost), ull(s.skipped));
   for (size_t code = 0; code < s.failed_by_status.size(); ++code)
@@ -68,26 +84,32 @@ std::string Report::summary() const {
   out += format("  latency us: p50 %.1f  p90 %.1f  p99 %.1f  p99.9 %.1f  max %.1f\n", us(h.percentile(50)),
                 us(h.percentile(90)), us(h.percentile(99)), us(h.percentile(99.9)), us(h.max()));
   out += format("  loadgen cpu: %.3f s, %.3f us per completed transaction\n", cpu_s, cpu_us_per_txn());
-  if (s.unmatched + s.parse_errors + s.truncated + s.send_errors + s.recv_errors + s.no_buffers != 0)
+  if (s.unmatched + s.stray_requests + s.parse_errors + s.truncated + s.send_errors + s.recv_errors + s.no_buffers != 0)
     out += format(
-        "  unmatched %llu  parse_errors %llu  truncated %llu  send_errors %llu  recv_errors %llu  "
-        "no_buffers %llu\n",
-        ull(s.unmatched), ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors),
-        ull(s.no_buffers));
+        "  unmatched %llu  stray_requests %llu  parse_errors %llu  truncated %llu  send_errors %llu  "
+        "recv_errors %llu  no_buffers %llu\n",
+        ull(s.unmatched), ull(s.stray_requests), ull(s.parse_errors), ull(s.truncated), ull(s.send_errors),
+        ull(s.recv_errors), ull(s.no_buffers));
   return out;
 }
 
 std::string Report::final_line() const {
   const Stats& s = stats;
   const LatencyHistogram& h = s.latency_ns;
+  std::string setup;
+  if (s.setup_started != 0)
+    setup = format(" setup_completed=%llu setup_failed=%llu setup_s=%.3f requests_in=%llu stray_requests=%llu",
+                   ull(s.setup_completed), ull(s.setup_failed) + ull(s.setup_lost), s.setup_s, ull(s.requests_received),
+                   ull(s.stray_requests));
   return format(
-      "loadgen: scenario=%s sent=%llu completed=%llu lost=%llu failed=%llu rate=%.1f p50_us=%.1f p99_us=%.1f "
-      "cpu_us_per_txn=%.3f p90_us=%.1f p999_us=%.1f max_us=%.1f requests=%llu skipped=%llu unmatched=%llu "
-      "send_errors=%llu elapsed_s=%.3f failed_503=%llu responses_503=%llu retry_after_503=%llu",
-      scenario.c_str(), ull(s.started), ull(s.completed), ull(s.lost), ull(s.failed), rate(), us(h.percentile(50)),
-      us(h.percentile(99)), cpu_us_per_txn(), us(h.percentile(90)), us(h.percentile(99.9)), us(h.max()),
-      ull(s.requests_sent), ull(s.skipped), ull(s.unmatched), ull(s.send_errors), elapsed_s,
-      ull(s.failed_by_status[503]), ull(s.responses_503), ull(s.responses_503_retry_after));
+             "loadgen: scenario=%s sent=%llu completed=%llu lost=%llu failed=%llu rate=%.1f p50_us=%.1f p99_us=%.1f "
+             "cpu_us_per_txn=%.3f p90_us=%.1f p999_us=%.1f max_us=%.1f requests=%llu skipped=%llu unmatched=%llu "
+             "send_errors=%llu elapsed_s=%.3f failed_503=%llu responses_503=%llu retry_after_503=%llu",
+             scenario.c_str(), ull(s.started), ull(s.completed), ull(s.lost), ull(s.failed), rate(),
+             us(h.percentile(50)), us(h.percentile(99)), cpu_us_per_txn(), us(h.percentile(90)), us(h.percentile(99.9)),
+             us(h.max()), ull(s.requests_sent), ull(s.skipped), ull(s.unmatched), ull(s.send_errors), elapsed_s,
+             ull(s.failed_by_status[503]), ull(s.responses_503), ull(s.responses_503_retry_after)) +
+         setup;
 }
 
 std::string Report::timeline_csv(uint32_t bucket_ms) const {
@@ -124,12 +146,15 @@ std::string Report::json() const {
   out += "  \"failed_by_status\": {" + failed_codes + "},\n";
   out += format(
       "  \"requests_sent\": %llu, \"responses_received\": %llu, \"requests_received\": %llu, "
-      "\"unmatched\": %llu,\n",
-      ull(s.requests_sent), ull(s.responses_received), ull(s.requests_received), ull(s.unmatched));
+      "\"unmatched\": %llu, \"stray_requests\": %llu,\n",
+      ull(s.requests_sent), ull(s.responses_received), ull(s.requests_received), ull(s.unmatched),
+      ull(s.stray_requests));
   out += format(
       "  \"parse_errors\": %llu, \"truncated\": %llu, \"send_errors\": %llu, \"recv_errors\": %llu, "
       "\"no_buffers\": %llu,\n",
       ull(s.parse_errors), ull(s.truncated), ull(s.send_errors), ull(s.recv_errors), ull(s.no_buffers));
+  out += format("  \"setup_completed\": %llu, \"setup_failed\": %llu, \"setup_lost\": %llu, \"setup_s\": %.6f,\n",
+                ull(s.setup_completed), ull(s.setup_failed), ull(s.setup_lost), s.setup_s);
   out += format(
       "  \"latency_us\": {\"min\": %.3f, \"p50\": %.3f, \"p90\": %.3f, \"p99\": %.3f, \"p999\": %.3f, "
       "\"max\": %.3f}\n",

@@ -3,7 +3,8 @@
 // A transaction is one unit of the scenario: an OPTIONS and its response, or a registration (REGISTER, 401,
 // authenticated REGISTER, 200). Every transaction started ends exactly once, as completed (2xx), failed
 // (another final response, counted by status code), or lost (a request unanswered within --timeout-ms), so
-// at the end started == completed + failed + lost.
+// at the end started == completed + failed + lost. A call (scenario calls) is INVITE (407, authenticated
+// INVITE), 180, 200, ACK, BYE, 200: it completes with the BYE's 200.
 #pragma once
 
 #include <array>
@@ -36,6 +37,7 @@ struct Stats {
   uint64_t responses_received = 0;
   uint64_t requests_received = 0;  // requests from the server to pseudo devices
   uint64_t unmatched = 0;          // responses to no request in flight (late, after the timeout, or stray)
+  uint64_t stray_requests = 0;     // requests from the server for no call the pseudo device was in
   uint64_t parse_errors = 0;
   uint64_t truncated = 0;  // datagrams larger than a receive buffer
   uint64_t send_errors = 0;
@@ -45,7 +47,15 @@ struct Stats {
   uint64_t responses_503_retry_after = 0;  // ... of which carried a Retry-After header
   std::array<uint64_t, 700> failed_by_status{};
   LatencyHistogram latency_ns;           // per completed transaction, from its first request to its final 2xx
+                                         // (calls: to the 2xx of the INVITE, the call's setup)
   std::vector<TimelineBucket> timeline;  // --timeline only: sized at setup, indexed by start time
+  // The setup phase (calls: registering the callees), before the measured run and not part of it.
+  uint64_t setup_started = 0;
+  uint64_t setup_completed = 0;
+  uint64_t setup_failed = 0;
+  uint64_t setup_lost = 0;
+  std::array<uint64_t, 700> setup_failed_by_status{};
+  double setup_s = 0;  // the longest thread's
 
   void merge(const Stats& other);
 };

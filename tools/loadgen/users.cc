@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <fstream>
+#include <unordered_map>
 
 #include "tools/loadgen/writer.h"
 
@@ -98,7 +99,24 @@ bool UserSource::load_csv(const std::string& path, std::string& error) {
     error = path + ": no users";
     return false;
   }
+  // Each row's partner: the next row of its domain, the last one wrapping to the first.
+  partner_.assign(rows_.size(), 0);
+  std::unordered_map<std::string, std::pair<uint64_t, uint64_t>> first_last;  // domain -> (first, last) row
+  for (uint64_t i = 0; i < rows_.size(); ++i) {
+    auto [it, inserted] = first_last.try_emplace(rows_[i].domain, i, i);
+    if (!inserted) {
+      partner_[it->second.second] = i;
+      it->second.second = i;
+    }
+  }
+  for (const auto& [domain, ends] : first_last) partner_[ends.second] = ends.first;
   return true;
+}
+
+uint64_t UserSource::same_domain_partner(uint64_t index) const {
+  if (!rows_.empty()) return partner_[index % rows_.size()];
+  index %= size();
+  return (index + domain_count_) % size();  // domain index % domains is unchanged, the extension is the next
 }
 
 uint64_t UserSource::size() const { return rows_.empty() ? domain_count_ * ext_count_ : rows_.size(); }

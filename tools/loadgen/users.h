@@ -34,6 +34,9 @@ class UserSource {
 
   uint64_t size() const;
   void get(uint64_t index, UserCreds& out) const;
+  // Another user of the same domain (the next extension, cyclically): calls pairs a caller with its callee
+  // this way. The index itself when the domain has one user only.
+  uint64_t same_domain_partner(uint64_t index) const;
 
  private:
   struct Row {
@@ -41,7 +44,8 @@ class UserSource {
     std::string ext;
     std::string password;
   };
-  std::vector<Row> rows_;  // CSV
+  std::vector<Row> rows_;          // CSV
+  std::vector<uint64_t> partner_;  // CSV: the next row of the same domain, cyclically
   std::string domain_prefix_;
   std::string domain_suffix_;
   uint64_t domain_first_ = 0;
