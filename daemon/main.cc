@@ -229,10 +229,12 @@ int run(const parkd::daemon::Options& options) {
         "  sipp -sf tools/sipp/register.xml -inf tools/sipp/demo-users.csv -m 7 %s\n"
         "      every demo extension registers with digest (SIPp knows only MD5: start parkd with\n"
         "      --digest-prefer md5 for it)\n"
+        "  tools/sipp/park-demo %s\n"
+        "      a park and retrieve among acme's demo extensions, printing the park-info NOTIFY\n"
         "  or point a SIP phone at %s: user = a number above, domain = its tenant's domain,\n"
-        "  password as printed; call another demo extension of the same domain (park arrives with\n"
-        "  its issue).\n",
-        at.c_str(), at.c_str(), at.c_str());
+        "  password as printed; call another demo extension of the same domain, park a call by\n"
+        "  transferring it to *68<ext> (*68 alone: your own), take it back with *88<ext>.\n",
+        at.c_str(), at.c_str(), at.c_str(), at.c_str());
   }
   std::printf("Press Ctrl-C to stop.\n");
   std::fflush(stdout);

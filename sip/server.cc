@@ -64,7 +64,20 @@ bool Server::respond(const Incoming& request, uint16_t code, std::string_view re
   ResponseSource source{std::string_view(host, host_size), request.inbound.peer.port};
   char tag[token_size];
   std::string_view to_tag;
-  if (code > 100 && request.message.to.tag.empty()) to_tag = write_token(++token_counter_, token_key_, tag);
+  if (code > 100 && request.message.to.tag.empty()) {
+    // RFC 3261 section 8.2.7: a stateless answer to a retransmitted request carries the same To tag, so the
+    // tag is derived from what identifies the request (FNV-1a of branch, Call-ID, From tag, CSeq), keyed.
+    const MessageView& m = request.message;
+    uint64_t h = 14695981039346656037ull;
+    auto mix = [&h](std::string_view bytes) {
+      for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;
+    };
+    if (m.via_count > 0) mix(m.vias[0].branch);
+    mix(m.call_id);
+    mix(m.from.tag);
+    h ^= m.cseq.number;
+    to_tag = write_token(h, token_key_, tag);
+  }
   build_response(request.message, code, reason, to_tag, writer, source);
   extra(writer);
   auto size = writer.finish();

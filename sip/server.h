@@ -101,7 +101,6 @@ class Server final : public parkd::Handler {
   std::string_view allow_;
   MessageView view_;  // reused for every message: no allocation per message
   TokenKey token_key_;
-  uint64_t token_counter_ = 0;
   ServerCounters counters_;
 };
 

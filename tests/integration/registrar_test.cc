@@ -71,6 +71,40 @@ TEST(Registrar, WrongPasswordAndUnknownExtensionLookTheSame) {
   }
 }
 
+TEST(Registrar, ARetransmittedRegisterGetsTheSameToTagInIts401) {
+  // RFC 3261 section 8.2.7: parkd answers REGISTER statelessly, so the same request must get the same To tag.
+  Parkd parkd({"--shards", "1"});
+  ASSERT_TRUE(parkd.ready());
+  Phone phone(parkd.at(), "101", "acme.example.com", "acme101-secret");
+  const std::string request =
+      "REGISTER sip:acme.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:" + std::to_string(phone.port()) +
+      ";branch=z9hG4bK-same-request;rport\r\nMax-Forwards: 70\r\n"
+      "From: <sip:101@acme.example.com>;tag=f1\r\nTo: <sip:101@acme.example.com>\r\n"
+      "Call-ID: retransmitted-register\r\nCSeq: 1 REGISTER\r\n"
+      "Contact: <sip:101@127.0.0.1:9>\r\nContent-Length: 0\r\n\r\n";
+  std::string tags[2];
+  for (std::string& tag : tags) {
+    ASSERT_TRUE(phone.client().send(request));
+    auto bytes = phone.client().receive();
+    ASSERT_TRUE(bytes);
+    Parsed answer = parse(std::move(*bytes));
+    ASSERT_TRUE(answer.ok);
+    EXPECT_EQ(answer->status_code, 401);
+    tag = std::string(answer->to.tag);
+  }
+  EXPECT_FALSE(tags[0].empty());
+  EXPECT_EQ(tags[0], tags[1]);
+  // Another request (a new branch) gets another tag.
+  std::string other = request;
+  other.replace(other.find("same-request"), 12, "next-request");
+  ASSERT_TRUE(phone.client().send(other));
+  auto bytes = phone.client().receive();
+  ASSERT_TRUE(bytes);
+  Parsed answer = parse(std::move(*bytes));
+  ASSERT_TRUE(answer.ok);
+  EXPECT_NE(std::string(answer->to.tag), tags[0]);
+}
+
 TEST(Registrar, UnknownDomainIsForbidden) {
   Parkd parkd({"--shards", "1"});
   ASSERT_TRUE(parkd.ready());

@@ -1,21 +1,18 @@
 // Every scenario of tools/sipp/ run with real SIPp (Debian sip-tester) against a real parkd, at a low rate,
 // so none of them rots. SIPp exits 0 only when every call of the scenario succeeded.
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <csignal>
 #include <string>
 
 #include "support/process.h"
+#include "support/sipp.h"
 
 namespace parkd::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr const char* sipp_binary = "/usr/bin/sipp";
 
 struct RunningParkd {
   std::unique_ptr<Process> process;
@@ -40,8 +37,9 @@ int run_sipp(const std::string& scenario, const std::string& target, int calls, 
              const std::string& injection_file = "") {
   const std::string dir = std::string(PARKD_SOURCE_DIR) + "/tools/sipp/";
   std::vector<std::string> args = {
-      "-sf",      dir + scenario, "-m",  std::to_string(calls), "-r", "10", "-i", "127.0.0.1", "-p", "0",
-      "-nostdin", "-timeout",     "15s", "-timeout_error"};
+      "-sf", dir + scenario,  "-m", std::to_string(calls),           "-r",       "10",
+      "-i",  "127.0.0.1",     "-p", std::to_string(free_udp_port()), "-nostdin", "-timeout",
+      "15s", "-timeout_error"};
   if (!injection_file.empty()) args.insert(args.end(), {"-inf", dir + injection_file});
   args.push_back(target);
   RunResult r = run(sipp_binary, args, 30s);
@@ -69,19 +67,6 @@ TEST(Sipp, RegisterWithDigestScenario) {
   parkd.process->send_signal(SIGTERM);
   EXPECT_EQ(parkd.process->wait_exit(10s), 0);
   EXPECT_NE(parkd.process->stderr_text().find("registered="), std::string::npos);
-}
-
-// A UDP port that was free a moment ago, for a SIPp instance that must use one port twice.
-uint16_t free_udp_port() {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof sa;
-  const bool ok = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
-                  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len) == 0;
-  if (fd >= 0) close(fd);
-  return ok ? ntohs(sa.sin_port) : 0;
 }
 
 // A real SIPp caller calls a real SIPp callee through parkd: digest 407, ringing, answer, ACK, BYE.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <csignal>
@@ -49,6 +50,8 @@ Process::Process(const std::string& program, const std::vector<std::string>& arg
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    // A test binary that crashes must not leave its parkd (or SIPp) running: the child dies with it.
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     execv(program.c_str(), argv.data());
     _exit(127);
   }

@@ -505,9 +505,9 @@ void Engine::finish(Slot& slot, Outcome outcome, uint16_t status, uint64_t laten
     if (InflightEntry* e = inflight_.find(slot.request_id)) inflight_.erase(*e);
     slot.request_id = 0;
   }
-  if (outcome == Outcome::completed && !in_setup_)
-    stats_.latency_ns.record(latency_ns != UINT64_MAX ? latency_ns : now_ns_ - slot.txn_start_ns);
-  slot.txn_end_ns = now_ns_;
+  const uint64_t latency = latency_ns != UINT64_MAX ? latency_ns : now_ns_ - slot.txn_start_ns;
+  if (outcome == Outcome::completed && !in_setup_) stats_.latency_ns.record(latency);
+  slot.txn_end_ns = slot.txn_start_ns + latency;
   slot.phase = SlotPhase::finishing;
   slot.outcome = outcome;
   slot.status = status;
@@ -664,7 +664,7 @@ void Engine::setup_devices() {
   measured.setup_lost = stats_.setup_lost;
   measured.setup_failed_by_status = stats_.setup_failed_by_status;
   measured.setup_s = static_cast<double>(clock_ns() - begin_ns) / 1e9;
-  measured.timeline = std::move(stats_.timeline);  // sized by setup(), still empty
+  measured.timeline = std::move(stats_.timeline);  // sized by setup(), untouched by the setup phase
   stats_ = std::move(measured);
 }
 

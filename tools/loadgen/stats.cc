@@ -120,6 +120,7 @@ std::string Report::final_line() const {
              ull(s.failed_by_status[503]), ull(s.responses_503), ull(s.responses_503_retry_after)) +
          setup + cycle;
 }
+
 std::string Report::timeline_csv(uint32_t bucket_ms) const {
   const std::vector<TimelineBucket>& t = stats.timeline;
   size_t rows = t.size();

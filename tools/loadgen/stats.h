@@ -4,7 +4,8 @@
 // authenticated REGISTER, 200). Every transaction started ends exactly once, as completed (2xx), failed
 // (another final response, counted by status code), or lost (a request unanswered within --timeout-ms), so
 // at the end started == completed + failed + lost. A call (scenario calls) is INVITE (407, authenticated
-// INVITE), 180, 200, ACK, BYE, 200: it completes with the BYE's 200.
+// INVITE), 180, 200, ACK, BYE, 200: it completes with the BYE's 200. A park cycle (scenario park, park.cc)
+// completes with its last 200.
 #pragma once
 
 #include <array>
