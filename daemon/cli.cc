@@ -23,7 +23,7 @@ bool takes_value(std::string_view flag) {
          flag == "--tcp-idle-timeout-s" || flag == "--digest-prefer" || flag == "--calls-max" ||
          flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" || flag == "--sip-t1-ms" ||
          flag == "--parked-max" || flag == "--parked-max-per-tenant" || flag == "--overload-high-kb" ||
-         flag == "--overload-low-kb";
+         flag == "--overload-low-kb" || flag == "--transactions-max";
 }
 
 }  // namespace
@@ -137,6 +137,11 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
        : flag == "--parked-max"            ? o.parked_max
        : flag == "--parked-max-per-tenant" ? o.parked_max_per_tenant
                                            : o.sip_t1_ms) = v;
+    } else if (flag == "--transactions-max") {
+      unsigned v = 0;
+      if (!parse_number(value, v) || v < 4 || v > 1048576)
+        return Error{std::string(flag) + " " + std::string(value) + ": expected a number from 4 to 1048576"};
+      o.transactions_max = v;
     } else if (flag == "--overload-high-kb" || flag == "--overload-low-kb") {
       unsigned v = 0;
       if (!parse_number(value, v) || v < 1 || v > 1048576)
@@ -177,6 +182,8 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
   --ring-timeout-s N        ring this long, then CANCEL and 480 to the caller (default 60)
   --sip-t1-ms N             RFC 3261 timer T1 (default 500; T2 = 8*T1, T4 = 10*T1); for tests
   --parked-max N            calls parked per node, split over the shards (default 4096)
+  --transactions-max N      SIP transactions per shard (default 8192; each may hold two 4 KiB
+                            message buffers while it lives)
   --parked-max-per-tenant N calls parked per tenant (default 0: no limit but the node's)
   --overload-high-kb N      a shard's UDP receive queue this deep makes it answer new requests 503
                             (default 256, at most a quarter of the socket's receive buffer)

@@ -178,6 +178,7 @@ int run(const parkd::daemon::Options& options) {
   calls_shared.config.calls_max_per_shard = (options.calls_max + config.shards - 1) / config.shards;
   calls_shared.config.calls_max_per_tenant = options.calls_max_per_tenant;
   calls_shared.config.ring_timeout_ms = options.ring_timeout_s * 1000;
+  calls_shared.config.transactions.transactions_max = options.transactions_max;
   calls_shared.config.transactions.t1_ms = options.sip_t1_ms;
   calls_shared.config.transactions.t2_ms = options.sip_t1_ms * 8;
   calls_shared.config.transactions.t4_ms = options.sip_t1_ms * 10;

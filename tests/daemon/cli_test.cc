@@ -34,6 +34,16 @@ TEST(Cli, EveryFlagBothSpellings) {
   EXPECT_EQ(o->log_level, log::Level::debug);
 }
 
+TEST(Cli, ParkAndTransactionLimits) {
+  auto o = parse({"--demo", "--parked-max", "100", "--parked-max-per-tenant=7", "--transactions-max", "65536"});
+  ASSERT_TRUE(o.ok()) << o.error();
+  EXPECT_EQ(o->parked_max, 100u);
+  EXPECT_EQ(o->parked_max_per_tenant, 7u);
+  EXPECT_EQ(o->transactions_max, 65536u);
+  EXPECT_FALSE(parse({"--demo", "--transactions-max", "3"}).ok());
+  EXPECT_FALSE(parse({"--demo", "--parked-max", "0"}).ok());
+}
+
 TEST(Cli, HelpAndVersionNeedNothingElse) {
   EXPECT_TRUE(parse({"--help"})->help);
   EXPECT_TRUE(parse({"--version"})->version);
