@@ -319,6 +319,28 @@ void CallService::receive(sip::Server& server, const sip::Incoming& incoming) {
   counters_.transaction_errors.add();
   if (!m.is_request || m.method == Method::ack) return;
   const sip::TransactionError error = received.error();
+  if ((error == sip::TransactionError::table_full || error == sip::TransactionError::no_buffer) &&
+      m.method == Method::bye && !m.to.tag.empty()) {
+    // A BYE must end its call even when no transaction can be had for it: answered 200 statelessly (its
+    // retransmission gets another 200), the other leg hung up if a transaction can be had for that BYE, and
+    // the call freed. Refusing it would leave a confirmed call that nothing ever ends.
+    LegIndex leg = leg_a;
+    Call* call = find_dialog(m.call_id, leg);
+    if (call != nullptr && m.to.tag == text(*call, call->legs[leg].local_tag)) {
+      server.respond(incoming, 200);
+      counters_.stateless_byes.add();
+      if (call->state == CallState::confirmed) {
+        end_call(*call, static_cast<uint8_t>(1u << (leg == leg_a ? leg_b : leg_a)));
+      } else if (call->state == CallState::parked || call->state == CallState::connecting ||
+                 call->state == CallState::retrieving) {
+        if (leg == leg_a) party_gone(*call);
+      } else if (call->state == CallState::referrer) {
+        counters_.calls_ended.add();
+        free_call(*call);
+      }
+      return;
+    }
+  }
   if (error == sip::TransactionError::table_full || error == sip::TransactionError::no_buffer) {
     server.respond(incoming, 503, {}, [](sip::MessageWriter& w) { w.header_int(sip::HeaderId::retry_after, 1); });
   } else if (error == sip::TransactionError::message_too_large) {

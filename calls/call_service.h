@@ -70,7 +70,7 @@ struct CallsShared {
   X(calls_cancelled) X(ring_timeouts) X(calls_ended) X(calls_live) X(branches_started) X(stray_2xx)     \
   X(relayed_requests) X(glare) X(leg_timeouts) X(ack_timeouts) X(no_dialog) X(transaction_errors)       \
   X(refers) X(refers_refused) X(transfers) X(transfers_failed) X(parks) X(retrieves) X(retrieves_failed)  \
-  X(recalls) X(recalls_answered) X(holds_refused) X(out_of_dialog) X(feature_requests)
+  X(recalls) X(recalls_answered) X(holds_refused) X(out_of_dialog) X(feature_requests) X(stateless_byes)
 // clang-format on
 
 struct CallsCounters {

@@ -22,8 +22,8 @@ bool takes_value(std::string_view flag) {
          flag == "--log-level" || flag == "--tcp-max-connections" || flag == "--tcp-max-per-source" ||
          flag == "--tcp-idle-timeout-s" || flag == "--digest-prefer" || flag == "--calls-max" ||
          flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" || flag == "--sip-t1-ms" ||
-         flag == "--parked-max" || flag == "--parked-max-per-tenant" || flag == "--transactions-max" ||
-         flag == "--overload-high-kb" || flag == "--overload-low-kb";
+         flag == "--parked-max" || flag == "--parked-max-per-tenant" || flag == "--overload-high-kb" ||
+         flag == "--overload-low-kb" || flag == "--transactions-max";
 }
 
 }  // namespace
@@ -122,16 +122,11 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
        : flag == "--tcp-max-per-source" ? o.tcp_max_per_source
                                         : o.tcp_idle_timeout_s) = v;
     } else if (flag == "--calls-max" || flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" ||
-               flag == "--sip-t1-ms" || flag == "--parked-max" || flag == "--parked-max-per-tenant" ||
-               flag == "--transactions-max") {
+               flag == "--sip-t1-ms" || flag == "--parked-max" || flag == "--parked-max-per-tenant") {
       const unsigned min = flag == "--calls-max-per-tenant" || flag == "--parked-max-per-tenant" ? 0
                            : flag == "--sip-t1-ms"                                               ? 10
-                           : flag == "--transactions-max"                                        ? 64
                                                                                                  : 1;
-      const unsigned max = flag == "--ring-timeout-s"     ? 3600
-                           : flag == "--sip-t1-ms"        ? 5000
-                           : flag == "--transactions-max" ? 1048576
-                                                          : 1000000;
+      const unsigned max = flag == "--ring-timeout-s" ? 3600 : flag == "--sip-t1-ms" ? 5000 : 1000000;
       unsigned v = 0;
       if (!parse_number(value, v) || v < min || v > max)
         return Error{std::string(flag) + " " + std::string(value) + ": expected a number from " + std::to_string(min) +
@@ -141,8 +136,12 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
        : flag == "--ring-timeout-s"        ? o.ring_timeout_s
        : flag == "--parked-max"            ? o.parked_max
        : flag == "--parked-max-per-tenant" ? o.parked_max_per_tenant
-       : flag == "--transactions-max"      ? o.transactions_max
                                            : o.sip_t1_ms) = v;
+    } else if (flag == "--transactions-max") {
+      unsigned v = 0;
+      if (!parse_number(value, v) || v < 4 || v > 1048576)
+        return Error{std::string(flag) + " " + std::string(value) + ": expected a number from 4 to 1048576"};
+      o.transactions_max = v;
     } else if (flag == "--overload-high-kb" || flag == "--overload-low-kb") {
       unsigned v = 0;
       if (!parse_number(value, v) || v < 1 || v > 1048576)
@@ -182,9 +181,9 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
   --calls-max-per-tenant N  calls in progress per tenant (default 0: no limit but the node's)
   --ring-timeout-s N        ring this long, then CANCEL and 480 to the caller (default 60)
   --sip-t1-ms N             RFC 3261 timer T1 (default 500; T2 = 8*T1, T4 = 10*T1); for tests
-  --transactions-max N      SIP transactions per shard, 64 to 1048576 (default 8192; 8 KiB of buffers
-                            each, reserved at start); a finished one lingers up to 64*T1 (docs/limits.md)
   --parked-max N            calls parked per node, split over the shards (default 4096)
+  --transactions-max N      SIP transactions per shard (default 8192; each may hold two 4 KiB
+                            message buffers while it lives)
   --parked-max-per-tenant N calls parked per tenant (default 0: no limit but the node's)
   --overload-high-kb N      a shard's UDP receive queue this deep makes it answer new requests 503
                             (default 256, at most a quarter of the socket's receive buffer)
