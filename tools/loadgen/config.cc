@@ -191,7 +191,8 @@ int parse_command_line(int argc, const char* const* argv, Config& config, std::s
       if (!parse_number(value, config.threads) || config.threads == 0 || config.threads > 64) return bad();
     } else if (arg == "--scenario") {
       if (value != "options" && value != "register" && value != "register-noauth" && value != "calls" &&
-          value != "park") return bad();
+          value != "park")
+        return bad();
       config.scenario = value;
     } else if (arg == "--rate") {
       if (!parse_number(value, config.rate) || !(config.rate > 0)) return bad();
