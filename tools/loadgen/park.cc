@@ -129,6 +129,8 @@ class ParkScenario final : public Scenario {
     s.held_ns = 0;
     s.notify_latency_ns = 0;
     s.a_target_size = s.a_tag_size = s.r_target_size = s.r_tag_size = 0;
+    s.parked_in_dialog = false;
+    s.b_call_id_size = 0;
     send_invite(engine, slot, role_a, nullptr, 0);
   }
 
@@ -160,7 +162,7 @@ class ParkScenario final : public Scenario {
       case Step::invite: on_invite_response(engine, slot, role_a, response); return;
       case Step::parking:  // the REFER's answer
         if (code >= 300) {
-          engine.fail(slot, code);
+          fail_cycle(engine, slot, code);
           return;
         }
         s.events |= ev_refer_accepted;
@@ -168,7 +170,7 @@ class ParkScenario final : public Scenario {
         return;
       case Step::bye_a:
         if (code >= 300) {
-          engine.fail(slot, code);
+          fail_cycle(engine, slot, code);
           return;
         }
         s.step = Step::retrieve;
@@ -179,7 +181,7 @@ class ParkScenario final : public Scenario {
       case Step::retrieve: on_invite_response(engine, slot, role_r, response); return;
       case Step::hangup:
         if (code >= 300) {
-          engine.fail(slot, code);
+          fail_cycle(engine, slot, code);
           return;
         }
         s.events |= ev_bye_answered;
@@ -187,6 +189,9 @@ class ParkScenario final : public Scenario {
         return;
     }
   }
+
+  // A wait ran out: the engine ends the cycle as lost right after this.
+  void on_timeout(Engine& engine, Slot& slot) override { abandon(engine, slot); }
 
   void on_request(Engine& engine, Slot* slot, uint32_t socket, const sip::MessageView& request) override {
     switch (request.method) {
@@ -219,6 +224,16 @@ class ParkScenario final : public Scenario {
     char a_tag[64];
     char r_target[192];
     char r_tag[64];
+    // B's dialog with the server (B is its UAS), for the park-info's <dialog call-id> and for abandon().
+    bool parked_in_dialog = false;  // from B's 200 to the INVITE until the server's BYE reaches B
+    uint16_t b_call_id_size = 0;
+    uint16_t b_remote_tag_size = 0;
+    uint16_t b_remote_uri_size = 0;
+    uint16_t b_target_size = 0;
+    char b_call_id[128];
+    char b_remote_tag[64];
+    char b_remote_uri[192];
+    char b_target[192];
   };
 
   // B's To tag in the current cycle ("lgb" and the transaction id in hex); R's From tag and Call-ID.
@@ -324,14 +339,14 @@ class ParkScenario final : public Scenario {
     if (challenge != nullptr &&
         !write_credentials(hasher_, engine, caller, "INVITE", ru.view(), *challenge,
                            challenge_code == 407 ? "Proxy-Authorization" : "Authorization", h)) {
-      engine.fail(slot, challenge_code);
+      fail_cycle(engine, slot, challenge_code);
       return;
     }
     char body[400];
     Writer b(body, sizeof body);
     write_sdp(b, slot, role == role_a ? sdp_a_offer : sdp_r_offer, media_port(slot, role));
     if (ru.overflow() || f.overflow() || tg.overflow() || c.overflow() || h.overflow() || b.overflow()) {
-      engine.lose(slot);
+      lose_cycle(engine, slot);
       return;
     }
     OutgoingRequest r;
@@ -409,7 +424,7 @@ class ParkScenario final : public Scenario {
       retriever_call_id(engine, slot, c);
     }
     if (f.overflow() || t.overflow() || tg.overflow() || c.overflow()) {
-      engine.lose(slot);
+      lose_cycle(engine, slot);
       return false;
     }
     OutgoingRequest r;
@@ -436,7 +451,7 @@ class ParkScenario final : public Scenario {
       DigestChallenge challenge;
       const sip::HeaderId header = code == 407 ? sip::HeaderId::proxy_authenticate : sip::HeaderId::www_authenticate;
       if ((code != 401 && code != 407) || s.authenticated || !choose_challenge(response, header, challenge)) {
-        engine.fail(slot, code);
+        fail_cycle(engine, slot, code);
         return;
       }
       s.authenticated = true;
@@ -457,7 +472,7 @@ class ParkScenario final : public Scenario {
                                   store(response.to.tag, s.r_tag, sizeof s.r_tag, s.r_tag_size);
     if (!stored || response.contact_count == 0 || response.to.tag.empty() ||
         (role == role_r && response.body.find(e.view()) == std::string_view::npos)) {
-      engine.fail(slot, code);  // no dialog to continue, or not the parked party's answer: counted as a failure
+      fail_cycle(engine, slot, code);  // no dialog to continue, or not the parked party's answer: a failure
       return;
     }
     if (!send_in_dialog(engine, slot, role, "ACK", cseq, {}, false)) return;
@@ -478,12 +493,67 @@ class ParkScenario final : public Scenario {
     h.put("Contact: <sip:").put(parker.ext).put('@').put(engine.local_hostport(slot)).put(";lg=");
     h.put_uint(slot.index).put(">\r\n");
     if (h.overflow()) {
-      engine.lose(slot);
+      lose_cycle(engine, slot);
       return;
     }
     s.step = Step::parking;
     s.events = 0;
     send_in_dialog(engine, slot, role_a, "REFER", ++cseq, h.view(), true);
+  }
+
+  void fail_cycle(Engine& engine, Slot& slot, uint16_t status) {
+    abandon(engine, slot);
+    engine.fail(slot, status);
+  }
+  void lose_cycle(Engine& engine, Slot& slot) {
+    abandon(engine, slot);
+    engine.lose(slot);
+  }
+
+  // A cycle that ends early must not leave B's call in the server: parked at T, the next cycle's `*88<T>` would
+  // take it (the oldest) instead of its own, and every later cycle of the slot would fail the same way. So B
+  // hangs up (a BYE in its dialog, not tracked: its answer counts as unmatched) and the server forgets the call.
+  void abandon(Engine& engine, Slot& slot) {
+    SlotState& s = state_[slot.index];
+    if (!s.parked_in_dialog) return;
+    s.parked_in_dialog = false;
+    UserCreds parked;
+    engine.users().get(s.user[role_b], parked);
+    char from[300];
+    Writer f(from, sizeof from);
+    aor(parked, f);
+    char tag[24];
+    Writer tg(tag, sizeof tag);
+    parked_tag(slot, tg);
+    if (f.overflow() || tg.overflow()) return;
+    OutgoingRequest r;
+    r.method = "BYE";
+    r.request_uri = {s.b_target, s.b_target_size};
+    r.from_uri = f.view();
+    r.from_tag = tg.view();
+    r.to_uri = {s.b_remote_uri, s.b_remote_uri_size};
+    r.to_tag = {s.b_remote_tag, s.b_remote_tag_size};
+    r.call_id = {s.b_call_id, s.b_call_id_size};
+    r.cseq = 1;
+    r.expect_response = false;
+    engine.send_request(slot, r);
+  }
+
+  // The state of the call whose dialog has Call-ID `call_id` in a park-info body: the `state` attribute of the
+  // <parked-call> element that holds <dialog call-id="call_id">; empty when the body has no such call.
+  static std::string_view park_state_of(std::string_view body, std::string_view call_id) {
+    char needle[160];
+    Writer n(needle, sizeof needle);
+    n.put("call-id=\"").put(call_id).put('"');
+    const size_t dialog = n.overflow() || call_id.empty() ? std::string_view::npos : body.find(n.view());
+    if (dialog == std::string_view::npos) return {};
+    const size_t call = body.rfind("<parked-call ", dialog);
+    if (call == std::string_view::npos) return {};
+    const size_t state = body.find(" state=\"", call);
+    if (state == std::string_view::npos || state > dialog) return {};
+    const size_t begin = state + 8;
+    const size_t end = body.find('"', begin);
+    return end == std::string_view::npos ? std::string_view{} : body.substr(begin, end - begin);
   }
 
   // Moves on once the current step has everything it waits for; otherwise makes sure something times it out.
@@ -583,7 +653,14 @@ class ParkScenario final : public Scenario {
     r.content_type = "application/sdp";
     r.body = b.view();
     engine.send_response(socket, request, r);
-    if (answer == sdp_b_hold_answer) {
+    if (answer == sdp_b_answer) {
+      const std::string_view uri = request.from.uri;
+      const std::string_view target = request.contact_count > 0 ? request.contacts[0].address.uri : std::string_view{};
+      s->parked_in_dialog = store(request.call_id, s->b_call_id, sizeof s->b_call_id, s->b_call_id_size) &&
+                            store(request.from.tag, s->b_remote_tag, sizeof s->b_remote_tag, s->b_remote_tag_size) &&
+                            store(uri, s->b_remote_uri, sizeof s->b_remote_uri, s->b_remote_uri_size) &&
+                            store(target, s->b_target, sizeof s->b_target, s->b_target_size) && !target.empty();
+    } else if (answer == sdp_b_hold_answer) {
       s->held_ns = engine.submit_now();  // the park-info's latency is timed from here
       s->events |= ev_held;
       progress(engine, *slot);
@@ -603,10 +680,11 @@ class ParkScenario final : public Scenario {
       if (request.body.starts_with("SIP/2.0 100 ")) bit = ev_trying;
       if (request.body.starts_with("SIP/2.0 200 ")) bit = ev_refer_done;
     } else if (s != nullptr && event == "park-info") {
-      if (s->step == Step::parking && (s->events & ev_held) != 0 &&
-          request.body.find("state=\"parked\"") != std::string_view::npos) {
+      // Only this cycle's call counts (a body lists every call parked at T).
+      const std::string_view state = park_state_of(request.body, {s->b_call_id, s->b_call_id_size});
+      if (s->step == Step::parking && (s->events & ev_held) != 0 && state == "parked") {
         bit = ev_parked_info;
-      } else if (s->step == Step::retrieve && request.body.find("state=\"retrieved\"") != std::string_view::npos) {
+      } else if (s->step == Step::retrieve && state == "retrieved") {
         bit = ev_retrieved_info;
       }
     }
@@ -631,6 +709,7 @@ class ParkScenario final : public Scenario {
       return;
     }
     s->events |= ev_parked_bye;
+    s->parked_in_dialog = false;
     progress(engine, *slot);
   }
 
