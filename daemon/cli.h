@@ -44,8 +44,8 @@ struct Options {
   unsigned calls_max = 4096;
   unsigned calls_max_per_tenant = 0;
   unsigned ring_timeout_s = 60;
-  unsigned sip_t1_ms = 500;          // RFC 3261 T1; T2 and T4 scale with it (shortened by tests only)
-  unsigned transactions_max = 8192;  // SIP transactions per shard (docs/transactions.md)
+  unsigned sip_t1_ms = 500;           // RFC 3261 T1; T2 and T4 scale with it (shortened by tests only)
+  unsigned transactions_max = 65536;  // SIP transactions per shard (docs/transactions.md)
   // Park (docs/park-info.md): calls parked per node (split over the shards) and per tenant (0: no ceiling).
   unsigned parked_max = 4096;
   unsigned parked_max_per_tenant = 0;

@@ -128,7 +128,8 @@ TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& 
                                    TransactionUser& user)
     : config_(config), wheel_(wheel), sink_(sink), user_(user) {
   if (config_.transactions_max == 0) config_.transactions_max = 1;
-  if (config_.small_buffers == 0) config_.small_buffers = 2 * config_.transactions_max;
+  if (config_.small_buffers == 0) config_.small_buffers = 2 * std::min<uint32_t>(config_.transactions_max, 8192);
+  if (config_.key_buffers == 0) config_.key_buffers = 2 * config_.transactions_max;
   if (config_.large_buffer_size < config_.small_buffer_size) config_.large_buffer_size = config_.small_buffer_size;
   const uint32_t count = config_.transactions_max;
   transactions_ = std::make_unique<Transaction[]>(count);
@@ -148,9 +149,9 @@ TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& 
   while (table_size < 2 * count) table_size *= 2;
   table_ = std::make_unique<uint32_t[]>(table_size);  // zeroed: every slot empty
   table_mask_ = table_size - 1;
-  const uint32_t sizes[2] = {config_.small_buffer_size, config_.large_buffer_size};
-  const uint32_t counts[2] = {config_.small_buffers, config_.large_buffers};
-  for (int c = 0; c < 2; ++c) {
+  const uint32_t sizes[3] = {config_.small_buffer_size, config_.large_buffer_size, config_.key_buffer_size};
+  const uint32_t counts[3] = {config_.small_buffers, config_.large_buffers, config_.key_buffers};
+  for (int c = 0; c < 3; ++c) {
     BufferClass& bc = classes_[c];
     bc.size = sizes[c];
     // Not value-initialised: pages the pool never uses are never touched.
@@ -158,6 +159,7 @@ TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& 
     bc.free.reserve(counts[c]);
     for (uint32_t i = counts[c]; i > 0; --i) bc.free.push_back(i - 1);
   }
+  compact_scratch_.reset(new char[config_.key_buffer_size]);
   scratch_view_ = std::make_unique<MessageView>();
   scratch_out_size_ = std::max<uint32_t>(config_.large_buffer_size, message_size_max);
   scratch_out_.reset(new char[scratch_out_size_]);
@@ -269,7 +271,7 @@ void TransactionLayer::terminate_later(Transaction& t) {
 // ---------------------------------------------------------------------------------------------------------
 // Message buffers: two size classes, each a fixed array of buffers with a free list of indices.
 
-TransactionError TransactionLayer::store(BufferRef& ref, std::string_view data) {
+TransactionError TransactionLayer::store(BufferRef& ref, std::string_view data, uint8_t first_class) {
   if (ref.valid() && data.size() <= classes_[ref.size_class].size) {
     std::memcpy(classes_[ref.size_class].memory.get() + static_cast<size_t>(ref.index) * classes_[ref.size_class].size,
                 data.data(), data.size());
@@ -277,7 +279,7 @@ TransactionError TransactionLayer::store(BufferRef& ref, std::string_view data) 
     return TransactionError::none;
   }
   bool fits = false;
-  for (uint8_t c = 0; c < 2; ++c) {
+  for (uint8_t c = first_class; c < (first_class == key_class ? 3 : 2); ++c) {
     BufferClass& bc = classes_[c];
     if (data.size() > bc.size) continue;
     fits = true;
@@ -293,6 +295,48 @@ TransactionError TransactionLayer::store(BufferRef& ref, std::string_view data) 
   if (!fits) return TransactionError::message_too_large;
   counters_.buffers_exhausted.add();
   return TransactionError::no_buffer;
+}
+
+// A finished transaction needs its request only for matching (field()) and its last response only to answer
+// retransmissions: both move into key-class buffers when they fit, and the 4 KiB buffers go back to the pool.
+// Anything that does not fit, or a key class that is empty, leaves the transaction as it was.
+void TransactionLayer::compact(Transaction& t) {
+  if (t.request.valid() && t.request.size_class != key_class) {
+    Span* spans[] = {&t.branch,   &t.host,   &t.method_text, &t.request_uri,
+                     &t.from_tag, &t.to_tag, &t.call_id,     &t.top_via};
+    size_t total = 0;
+    for (const Span* span : spans) total += span->size;
+    if (total <= config_.key_buffer_size && !classes_[key_class].free.empty()) {
+      const std::string_view request = bytes(t.request);
+      Span moved[std::size(spans)];
+      size_t used = 0;
+      for (size_t i = 0; i < std::size(spans); ++i) {
+        std::memcpy(compact_scratch_.get() + used, request.data() + spans[i]->offset, spans[i]->size);
+        moved[i] = Span{static_cast<uint32_t>(used), spans[i]->size};
+        used += spans[i]->size;
+      }
+      BufferRef keys;
+      if (store(keys, std::string_view(compact_scratch_.get(), used), key_class) == TransactionError::none &&
+          keys.size_class == key_class) {
+        release(t.request);
+        t.request = keys;
+        for (size_t i = 0; i < std::size(spans); ++i) *spans[i] = moved[i];
+        counters_.compacted.add();
+      } else {
+        release(keys);
+      }
+    }
+  }
+  if (t.extra.valid() && t.extra.size_class != key_class && t.extra.size <= config_.key_buffer_size &&
+      !classes_[key_class].free.empty()) {
+    BufferRef response;
+    if (store(response, bytes(t.extra), key_class) == TransactionError::none && response.size_class == key_class) {
+      release(t.extra);
+      t.extra = response;
+    } else {
+      release(response);
+    }
+  }
 }
 
 void TransactionLayer::release(BufferRef& ref) {
@@ -564,6 +608,8 @@ Result<Received, TransactionError> TransactionLayer::receive_ack(const MessageVi
       t->state = TransactionState::confirmed;
       wheel_.cancel(t->retransmit_timer);
       schedule(t->state_timer, t->flow.reliable() ? 0 : config_.t4_ms);
+      release(t->extra);  // confirmed: the final response is not sent again
+      compact(*t);
       return Received::ack_absorbed;
     case TransactionState::confirmed: counters_.retransmissions_absorbed.add(); return Received::ack_absorbed;
     case TransactionState::accepted:
@@ -631,6 +677,7 @@ Result<Received, TransactionError> TransactionLayer::receive_response(const Mess
       schedule(t.state_timer, t.flow.reliable() ? 0 : config_.t4_ms);  // timer K
     }
     user_.on_response(id, m, from);
+    if (t.state == TransactionState::completed) compact(t);
     return Received::response;
   }
   // 17.1.1.2, with the accepted state of RFC 6026.
@@ -663,6 +710,7 @@ Result<Received, TransactionError> TransactionLayer::receive_response(const Mess
     }
     // Every 2xx reaches the TU: it acknowledges each (13.2.2.4), and a retransmitted one means its ACK was lost.
     user_.on_response(id, m, from);
+    if (t.state == TransactionState::accepted) compact(t);
     return Received::response;
   }
   if (!open) {
@@ -686,6 +734,7 @@ Result<Received, TransactionError> TransactionLayer::receive_response(const Mess
   if (ack_size > 0 && store(t.extra, std::string_view(scratch_out_.get(), ack_size)) == TransactionError::none) {
     deliver(t, bytes(t.extra), false, OnFailure::end_and_notify);
   }
+  if (t.state == TransactionState::completed) compact(t);
   return Received::response;
 }
 
@@ -712,6 +761,8 @@ TransactionError TransactionLayer::respond_to(Transaction& t, uint16_t code, std
   const bool another_2xx = t.state == TransactionState::accepted && is_2xx(code);
   if (!open && !another_2xx) return TransactionError::bad_state;
   if (code < 100 || code > 699) return TransactionError::build_failed;
+  // Compacted (finished): only the keys are left, no request to build another response from.
+  if (t.request.size_class == key_class) return TransactionError::bad_state;
   if (!parse_stored(t)) return TransactionError::bad_message;
   const MessageView& request = *scratch_view_;
   // One To tag for every response of the transaction (the dialog's, 12.1.1); the TU's when it gives one.
@@ -761,6 +812,9 @@ TransactionError TransactionLayer::respond_to(Transaction& t, uint16_t code, std
     }
   }
   if (!deliver(t, bytes(t.extra), false, on_failure)) return TransactionError::transport_error;
+  // A final response ends what the request is needed for: from here on the transaction absorbs
+  // retransmissions, and the TU retransmits a 2xx with retransmit_response() (the last response is kept).
+  if (t.state == TransactionState::completed || t.state == TransactionState::accepted) compact(t);
   return TransactionError::none;
 }
 

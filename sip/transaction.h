@@ -136,9 +136,14 @@ struct TransactionConfig {
   // Message buffers: a small class for nearly everything and a large one for big bodies (up to the parser's
   // 64 KiB limit). A transaction holds at most two buffers at a time.
   uint32_t small_buffer_size = 4096;
-  uint32_t small_buffers = 0;  // 0: 2 * transactions_max
+  uint32_t small_buffers = 0;  // 0: 2 * min(transactions_max, 8192): what transactions in progress hold
   uint32_t large_buffer_size = 65536;
   uint32_t large_buffers = 64;
+  // A finished transaction only absorbs retransmissions (timers D, I, J, K, L, M: up to 64*T1): it keeps its
+  // matching keys and, for a server, its last response, in one of these small buffers instead of the 4 KiB
+  // ones, when they fit (docs/transactions.md, "Finished transactions").
+  uint32_t key_buffer_size = 512;
+  uint32_t key_buffers = 0;  // 0: 2 * transactions_max
   // RFC 3261 section 17.1.1.1 timer values; shorten them in tests only.
   uint32_t t1_ms = 500;
   uint32_t t2_ms = 4000;
@@ -162,6 +167,7 @@ struct TransactionConfig {
   X(retransmissions_absorbed)             \
   X(table_full)                           \
   X(buffers_exhausted)                    \
+  X(compacted)                            \
   X(stray_responses)                      \
   X(send_failures)                        \
   X(transport_errors)                     \
@@ -270,7 +276,9 @@ class TransactionLayer {
   TransactionId id_of(const Transaction& t) const;
 
   // Buffers.
-  TransactionError store(BufferRef& ref, std::string_view bytes);
+  TransactionError store(BufferRef& ref, std::string_view bytes, uint8_t first_class = 0);
+  // Moves a finished transaction's keys (and last response) into the key class, freeing its message buffers.
+  void compact(Transaction& t);
   void release(BufferRef& ref);
   std::string_view bytes(const BufferRef& ref) const;
   std::string_view field(const Transaction& t, Span span) const;
@@ -319,7 +327,10 @@ class TransactionLayer {
   uint32_t live_ = 0;
   std::unique_ptr<uint32_t[]> table_;  // transaction index + 1; 0: empty
   uint32_t table_mask_ = 0;
-  BufferClass classes_[2];
+  // 0: small, 1: large, 2: keys of finished transactions (only compact() stores there).
+  static constexpr uint8_t key_class = 2;
+  BufferClass classes_[3];
+  std::unique_ptr<char[]> compact_scratch_;
   std::unique_ptr<MessageView> scratch_view_;  // the stored messages are parsed again into this
   std::unique_ptr<char[]> scratch_out_;        // responses, ACKs and CANCELs are built here
   uint32_t scratch_out_size_ = 0;

@@ -575,6 +575,30 @@ TEST_F(TransactionTest, NonInviteServerResendsTheFinalAndEndsAfterTimerJ) {
   EXPECT_EQ(feed_ok(request_text(bye), udp_flow()), Received::new_transaction);
 }
 
+TEST_F(TransactionTest, FinishedTransactionsGiveBackTheirMessageBuffers) {
+  // Four 4 KiB buffers: without compaction two answered BYEs (request + response each) would hold them all
+  // for timer J. Finished transactions keep their keys and response in key buffers instead.
+  TransactionConfig config;
+  config.transactions_max = 64;
+  config.small_buffers = 4;
+  make(config);
+  std::vector<TransactionId> ids;
+  user.request_hook = [&](TransactionId t, const MessageView&) { ids.push_back(t); };
+  for (int i = 0; i < 10; ++i) {
+    RequestSpec bye = req("BYE", "z9hG4bKc" + std::to_string(i)).set_to_tag("b2");
+    ASSERT_EQ(feed_ok(request_text(bye), udp_flow()), Received::new_transaction) << i;
+    ASSERT_EQ(layer->respond(ids.back(), 200), TransactionError::none) << i;
+    EXPECT_EQ(layer->state(ids.back()), TransactionState::completed);
+  }
+  EXPECT_EQ(layer->counters().compacted.get(), 10u);
+  EXPECT_EQ(layer->counters().buffers_exhausted.get(), 0u);
+  // A finished transaction still matches its retransmitted request and sends the same final again.
+  const size_t before = sink.count("SIP/2.0 200");
+  EXPECT_EQ(feed_ok(request_text(req("BYE", "z9hG4bKc0").set_to_tag("b2")), udp_flow()), Received::retransmission);
+  EXPECT_EQ(sink.count("SIP/2.0 200"), before + 1);
+  EXPECT_EQ(sink.sent.back().bytes, sink.sent.front().bytes);
+}
+
 TEST_F(TransactionTest, NonInviteServerOverTcpEndsRightAfterTheFinal) {
   TransactionId id;
   user.request_hook = [&](TransactionId t, const MessageView&) {
