@@ -279,7 +279,8 @@ TransactionError TransactionLayer::store(BufferRef& ref, std::string_view data, 
     return TransactionError::none;
   }
   bool fits = false;
-  for (uint8_t c = first_class; c < (first_class == key_class ? 3 : 2); ++c) {
+  const uint8_t end_class = first_class == key_class ? key_class + 1 : key_class;
+  for (uint8_t c = first_class; c < end_class; ++c) {
     BufferClass& bc = classes_[c];
     if (data.size() > bc.size) continue;
     fits = true;
