@@ -1,11 +1,11 @@
 set terminal pngcairo size 900,560 font 'sans,11'
-set output '/work/wt-bench-all/bench/results/2026-11-26-vm/register-latency.png'
-cd '/work/wt-bench-all/bench/results/2026-11-26-vm/data/plots'
+set output '/work/main/bench/results/2026-11-26-vm/register-latency.png'
+cd '/work/main/bench/results/2026-11-26-vm/data/plots'
 set title 'REGISTER with digest: latency percentiles against offered load (completed ones)'
 set xlabel 'offered (thousand per second)'
 set ylabel 'latency (ms, log scale)'
 set logscale y
 set key top left
 set grid
-set xrange [0:84.0]
+set xrange [0:105.0]
 plot 'register-parkd-1shard.dat' using 1:3 with linespoints lw 2 dt 1 pt 7 ps 0.6 lc rgb '#2ca02c' title 'parkd, 1 shard p50', 'register-parkd-1shard.dat' using 1:4 with linespoints lw 2 dt 1 pt 7 ps 0.6 lc rgb '#1f77b4' title 'parkd, 1 shard p90', 'register-parkd-1shard.dat' using 1:5 with linespoints lw 2 dt 1 pt 7 ps 0.6 lc rgb '#ff7f0e' title 'parkd, 1 shard p99', 'register-parkd-1shard.dat' using 1:6 with linespoints lw 2 dt 1 pt 7 ps 0.6 lc rgb '#d62728' title 'parkd, 1 shard p99.9', 'register-kamailio.dat' using 1:3 with linespoints lw 2 dt 2 pt 7 ps 0.6 lc rgb '#2ca02c' title 'Kamailio p50', 'register-kamailio.dat' using 1:4 with linespoints lw 2 dt 2 pt 7 ps 0.6 lc rgb '#1f77b4' title 'Kamailio p90', 'register-kamailio.dat' using 1:5 with linespoints lw 2 dt 2 pt 7 ps 0.6 lc rgb '#ff7f0e' title 'Kamailio p99', 'register-kamailio.dat' using 1:6 with linespoints lw 2 dt 2 pt 7 ps 0.6 lc rgb '#d62728' title 'Kamailio p99.9'

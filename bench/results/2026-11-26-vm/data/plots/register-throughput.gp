@@ -1,12 +1,12 @@
 set terminal pngcairo size 900,560 font 'sans,11'
-set output '/work/wt-bench-all/bench/results/2026-11-26-vm/register-throughput.png'
-cd '/work/wt-bench-all/bench/results/2026-11-26-vm/data/plots'
+set output '/work/main/bench/results/2026-11-26-vm/register-throughput.png'
+cd '/work/main/bench/results/2026-11-26-vm/data/plots'
 set title 'REGISTER with digest: completed per second against offered (open loop, 1 ms bursts)'
 set xlabel 'offered (thousand per second)'
 set ylabel 'completed (thousand per second)'
 set key top left
 set grid
-set xrange [0:84.0]
+set xrange [0:105.0]
 set yrange [0:*]
 plot x with lines dt 2 lc rgb '#999999' title 'offered = completed', \
      'register-parkd-1shard.dat' using 1:2 with linespoints lw 2 pt 7 lc rgb '#1f77b4' title 'parkd, 1 shard', 'register-kamailio.dat' using 1:2 with linespoints lw 2 pt 7 lc rgb '#d62728' title 'Kamailio', 'register-parkd-datadir.dat' using 1:2 with linespoints lw 2 pt 7 lc rgb '#2ca02c' title 'parkd, 1 shard, --data-dir'

@@ -1,6 +1,6 @@
 set terminal pngcairo size 900,560 font 'sans,11'
-set output '/work/wt-bench-all/bench/results/2026-11-26-vm/transport-latency.png'
-cd '/work/wt-bench-all/bench/results/2026-11-26-vm/data/plots'
+set output '/work/main/bench/results/2026-11-26-vm/transport-latency.png'
+cd '/work/main/bench/results/2026-11-26-vm/data/plots'
 set title 'OPTIONS: latency percentiles against offered load (completed ones)'
 set xlabel 'offered (thousand per second)'
 set ylabel 'latency (ms, log scale)'

@@ -1,6 +1,6 @@
 set terminal pngcairo size 900,560 font 'sans,11'
-set output '/work/wt-bench-all/bench/results/2026-11-26-vm/transport-throughput.png'
-cd '/work/wt-bench-all/bench/results/2026-11-26-vm/data/plots'
+set output '/work/main/bench/results/2026-11-26-vm/transport-throughput.png'
+cd '/work/main/bench/results/2026-11-26-vm/data/plots'
 set title 'OPTIONS: completed per second against offered (open loop, 1 ms bursts)'
 set xlabel 'offered (thousand per second)'
 set ylabel 'completed (thousand per second)'
