@@ -458,8 +458,7 @@ void CallService::new_call(TransactionId id, const MessageView& m, const sip::Fl
   Call* call = allocate(tenant.index());
   if (call == nullptr) {
     counters_.limit_reached.add();
-    layer_->respond(id, 503, "Too Many Calls", {},
-                    [](sip::MessageWriter& w) { w.header_int(sip::HeaderId::retry_after, 5); });
+    refuse_too_many_calls(id);
     return;
   }
   Call& c = *call;
@@ -468,17 +467,11 @@ void CallService::new_call(TransactionId id, const MessageView& m, const sip::Fl
   Leg& a = c.legs[leg_a];
   Leg& b = c.legs[leg_b];
   char token[sip::token_size];
-  char caller_uri[512];
-  char callee_uri[512];
-  const int caller_size =
-      std::snprintf(caller_uri, sizeof caller_uri, "sip:%.*s@%.*s", static_cast<int>(caller->number().size()),
-                    caller->number().data(), static_cast<int>(tenant.domain().size()), tenant.domain().data());
-  const int callee_size =
-      std::snprintf(callee_uri, sizeof callee_uri, "sip:%.*s@%.*s", static_cast<int>(callee->number().size()),
-                    callee->number().data(), static_cast<int>(tenant.domain().size()), tenant.domain().data());
-  bool ok = caller_size > 0 && callee_size > 0 && static_cast<size_t>(caller_size) < sizeof caller_uri &&
-            static_cast<size_t>(callee_size) < sizeof callee_uri;
-  ok = ok && keep(c, c.domain, tenant.domain());
+  char caller_text[512];
+  char callee_text[512];
+  const std::string_view caller_uri = sip::write_sip_uri(caller->number(), tenant.domain(), caller_text);
+  const std::string_view callee_uri = sip::write_sip_uri(callee->number(), tenant.domain(), callee_text);
+  bool ok = !caller_uri.empty() && !callee_uri.empty() && keep(c, c.domain, tenant.domain());
   // Leg A: parkd is the UAS (RFC 3261 section 12.1.1): the route set is the Record-Route list in order.
   ok = ok && keep(c, a.call_id, m.call_id) && keep(c, a.remote_tag, m.from.tag) &&
        keep(c, a.local_tag, sip::write_token(++token_counter_, token_key_, token)) &&
@@ -491,9 +484,8 @@ void CallService::new_call(TransactionId id, const MessageView& m, const sip::Fl
   // callee.
   ok = ok && keep(c, b.call_id, sip::write_token(++token_counter_, token_key_, token)) &&
        keep(c, b.local_tag, sip::write_token(++token_counter_, token_key_, token)) &&
-       keep_name_addr(c, b.local_uri, caller->display_name(),
-                      std::string_view(caller_uri, static_cast<size_t>(caller_size))) &&
-       keep_name_addr(c, b.remote_uri, {}, std::string_view(callee_uri, static_cast<size_t>(callee_size)));
+       keep_name_addr(c, b.local_uri, caller->display_name(), caller_uri) &&
+       keep_name_addr(c, b.remote_uri, {}, callee_uri);
   b.local_cseq = 1;
   if (!ok) {
     free_call(c);
@@ -665,10 +657,9 @@ void CallService::on_response(TransactionId id, const MessageView& response, con
   }
   if (layer_->method(id) == Method::cancel) return;  // a CANCEL's answer: its INVITE's answer is what counts
   const uint64_t user_data = layer_->user_data(id);
-  if (((user_data >> 24) & 0xFF) == tag_feature) {
+  if (is_cookie(user_data)) {
     if (response.status_code >= 200 && features_ != nullptr)
-      features_->on_out_of_dialog_answer(*this, (user_data >> 32) << 24 | (user_data & call_index_max),
-                                         response.status_code);
+      features_->on_out_of_dialog_answer(*this, cookie_of(user_data), response.status_code);
     return;
   }
   uint32_t tag = 0;
@@ -801,9 +792,8 @@ void CallService::relay_response(Call& call, TransactionId id, const MessageView
 
 void CallService::on_timeout(TransactionId id) {
   const uint64_t user_data = layer_->user_data(id);
-  if (((user_data >> 24) & 0xFF) == tag_feature) {
-    if (features_ != nullptr)
-      features_->on_out_of_dialog_answer(*this, (user_data >> 32) << 24 | (user_data & call_index_max), 0);
+  if (is_cookie(user_data)) {
+    if (features_ != nullptr) features_->on_out_of_dialog_answer(*this, cookie_of(user_data), 0);
     return;
   }
   uint32_t tag = 0;
@@ -948,6 +938,12 @@ void CallService::cancel_branches(Call& call, uint32_t except) {
     br.final_status = 487;
     if (br.invite.valid()) (void)layer_->cancel(br.invite);
   }
+}
+
+// The pool or the tenant's share of it is full: the phone may try again shortly.
+void CallService::refuse_too_many_calls(TransactionId id) {
+  layer_->respond(id, 503, "Too Many Calls", {},
+                  [](sip::MessageWriter& w) { w.header_int(sip::HeaderId::retry_after, 5); });
 }
 
 void CallService::respond_a(Call& call, uint16_t code, std::string_view reason, const MessageView* body_from) {

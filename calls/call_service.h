@@ -269,6 +269,7 @@ class CallService final : public sip::RequestHandler, private sip::TransactionUs
   void hang_up_stray(const sip::MessageView& response, const sip::Flow& from);
 
   void cancel_branches(Call& call, uint32_t except);
+  void refuse_too_many_calls(sip::TransactionId id);  // 503 Too Many Calls, Retry-After: 5
   void respond_a(Call& call, uint16_t code, std::string_view reason, const sip::MessageView* body_from);
   // Ends a confirmed call: BYE to every leg in `legs` (bit per leg), then frees it.
   void end_call(Call& call, uint8_t legs);

@@ -21,6 +21,16 @@ inline constexpr uint32_t tag_relay = 0xFE;    // a request relayed from the oth
 inline constexpr uint32_t tag_bye = 0xFF;      // a BYE parkd sent to end the call
 inline constexpr uint32_t call_index_max = (1u << 24) - 1;
 
+// An out-of-dialog request of the layer above carries its cookie (< 2^56) around the tag: the upper 32 bits in
+// the generation's place, the lower 24 in the call index's.
+inline constexpr uint64_t user_data_of_cookie(uint64_t cookie) {
+  return (cookie >> 24) << 32 | uint64_t{tag_feature} << 24 | (cookie & call_index_max);
+}
+inline constexpr bool is_cookie(uint64_t user_data) { return ((user_data >> 24) & 0xFF) == tag_feature; }
+inline constexpr uint64_t cookie_of(uint64_t user_data) {
+  return (user_data >> 32) << 24 | (user_data & call_index_max);
+}
+
 inline constexpr std::string_view allow_value = "INVITE, ACK, BYE, CANCEL, UPDATE, INFO, REFER, NOTIFY, OPTIONS";
 
 }  // namespace internal

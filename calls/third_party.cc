@@ -73,7 +73,7 @@ PartyView CallService::party_of(const Call& call, LegIndex leg) const {
 
 bool CallService::send_out_of_dialog(std::string_view request, const sip::Flow& to, uint64_t cookie) {
   if (layer_ == nullptr) return false;
-  const uint64_t user_data = (cookie >> 24) << 32 | uint64_t{tag_feature} << 24 | (cookie & 0xFFFFFF);
+  const uint64_t user_data = user_data_of_cookie(cookie);
   auto started = layer_->start_client(request, to, user_data);
   if (!started) {
     counters_.transaction_errors.add();
@@ -128,64 +128,57 @@ void CallService::refer(TransactionId id, Call& call, LegIndex leg, const Messag
   }
   const tenancy::TenantsConfig& config = registrar_.config();
   const LegIndex other = leg == leg_a ? leg_b : leg_a;
-  if (auto extension = config.find_extension(call.tenant, target_user)) {
-    // Blind transfer: the other party is connected to the extension; the referrer hears how it went.
+  // An extension is a blind transfer (the other party connected to it, the referrer told how it went);
+  // anything else may be a feature code of the layer above (park), which answers for it.
+  const std::optional<tenancy::ExtensionView> transfer_to = config.find_extension(call.tenant, target_user);
+  uint64_t handle = 0;
+  if (transfer_to) {
     const tenancy::LocationTable* location = registrar_.location();
-    if (location == nullptr || location->lookup(call.tenant, extension->index()).empty()) {
+    if (location == nullptr || location->lookup(call.tenant, transfer_to->index()).empty()) {
       counters_.refers_refused.add();
       layer_->respond(id, 480, "Temporarily Unavailable");
       return;
     }
-    const uint32_t tenant = call.tenant;
-    Call* referrer = nullptr;
-    Call* party = nullptr;
-    if (!split(call, leg, referrer, party)) {
+  } else {
+    uint16_t status = 0;
+    if (features_ != nullptr) {
+      const auto referrer_extension = leg_extension(call, leg);
+      ReferContext context;
+      context.tenant = call.tenant;
+      context.domain = text(call, call.domain);
+      context.referrer_number = referrer_extension ? referrer_extension->number() : std::string_view{};
+      context.refer_to = &target;
+      context.refer_to_user = target_user;
+      context.other = party_of(call, other);
+      status = features_->on_refer(*this, context, handle);
+    }
+    if (status != 202) {
       counters_.refers_refused.add();
-      layer_->respond(id, 503, "Too Many Calls", {},
-                      [](sip::MessageWriter& w) { w.header_int(sip::HeaderId::retry_after, 5); });
+      layer_->respond(id, status == 0 ? 404 : status);
       return;
     }
-    layer_->respond(id, 202);
-    sipfrag(*referrer, 100, false);
-    party->referrer = ref_of(*referrer);
-    party->connect_kind = ConnectKind::transfer;
-    counters_.transfers.add();
-    if (!connect(*party, tenant, extension->index(), config_.ring_timeout_ms)) connect_failed(*party, 480);
-    return;
   }
-  uint16_t status = 0;
-  uint64_t handle = 0;
-  if (features_ != nullptr) {
-    const auto referrer_extension = leg_extension(call, leg);
-    ReferContext context;
-    context.tenant = call.tenant;
-    context.domain = text(call, call.domain);
-    context.referrer_number = referrer_extension ? referrer_extension->number() : std::string_view{};
-    context.refer_to = &target;
-    context.refer_to_user = target_user;
-    context.other = party_of(call, other);
-    status = features_->on_refer(*this, context, handle);
-  }
-  if (status != 202) {
-    counters_.refers_refused.add();
-    layer_->respond(id, status == 0 ? 404 : status);
-    return;
-  }
+  const uint32_t tenant = call.tenant;
   Call* referrer = nullptr;
   Call* party = nullptr;
   if (!split(call, leg, referrer, party)) {
     counters_.refers_refused.add();
-    layer_->respond(id, 503, "Too Many Calls", {},
-                    [](sip::MessageWriter& w) { w.header_int(sip::HeaderId::retry_after, 5); });
-    features_->on_parked_event(*this, handle, ParkedEvent::park_failed, {}, 503);
+    refuse_too_many_calls(id);
+    if (!transfer_to) features_->on_parked_event(*this, handle, ParkedEvent::park_failed, {}, 503);
     return;
   }
   layer_->respond(id, 202);
   sipfrag(*referrer, 100, false);
+  party->referrer = ref_of(*referrer);
+  if (transfer_to) {
+    party->connect_kind = ConnectKind::transfer;
+    counters_.transfers.add();
+    if (!connect(*party, tenant, transfer_to->index(), config_.ring_timeout_ms)) connect_failed(*party, 480);
+    return;
+  }
   counters_.parks.add();
   party->state = CallState::parked;
   party->feature_handle = handle;
-  party->referrer = ref_of(*referrer);
   features_->on_parked_event(*this, handle, ParkedEvent::parked, ref_of(*party), 0);
   hold(*party);
 }
@@ -346,32 +339,22 @@ bool CallService::connect(Call& call, uint32_t tenant, uint32_t extension, uint3
   const tenancy::TenantsConfig& config = registrar_.config();
   const tenancy::ExtensionView callee = config.extension(extension);
   const std::string_view domain = text(call, call.domain);
-  char party_uri[512];
-  char callee_uri[512];
+  char party_text[512];
+  char callee_text[512];
   const auto party_extension = leg_extension(call, leg_a);
   const std::string_view party_display = party_extension ? party_extension->display_name() : std::string_view{};
-  const std::string_view party_number = party_extension ? party_extension->number() : std::string_view{};
-  int party_size = 0;
-  if (party_extension) {
-    party_size = std::snprintf(party_uri, sizeof party_uri, "sip:%.*s@%.*s", static_cast<int>(party_number.size()),
-                               party_number.data(), static_cast<int>(domain.size()), domain.data());
-  } else {
-    const std::string_view uri = uri_of(text(call, call.legs[leg_a].remote_uri));
-    party_size = std::snprintf(party_uri, sizeof party_uri, "%.*s", static_cast<int>(uri.size()), uri.data());
-  }
-  const int callee_size =
-      std::snprintf(callee_uri, sizeof callee_uri, "sip:%.*s@%.*s", static_cast<int>(callee.number().size()),
-                    callee.number().data(), static_cast<int>(domain.size()), domain.data());
-  if (party_size <= 0 || callee_size <= 0 || static_cast<size_t>(party_size) >= sizeof party_uri ||
-      static_cast<size_t>(callee_size) >= sizeof callee_uri)
-    return false;
+  // A party of the tenant by its address-of-record, anyone else by the URI it gave (a view into the call's text,
+  // which keep_name_addr copies from an earlier part of the same area).
+  const std::string_view party_uri = party_extension ? sip::write_sip_uri(party_extension->number(), domain, party_text)
+                                                     : uri_of(text(call, call.legs[leg_a].remote_uri));
+  const std::string_view callee_uri = sip::write_sip_uri(callee.number(), domain, callee_text);
+  if (party_uri.empty() || callee_uri.empty()) return false;
   Leg& b = call.legs[leg_b];
   char token[sip::token_size];
-  bool ok =
-      keep(call, b.call_id, sip::write_token(++token_counter_, token_key_, token)) &&
-      keep(call, b.local_tag, sip::write_token(++token_counter_, token_key_, token)) &&
-      keep_name_addr(call, b.local_uri, party_display, std::string_view(party_uri, static_cast<size_t>(party_size))) &&
-      keep_name_addr(call, b.remote_uri, {}, std::string_view(callee_uri, static_cast<size_t>(callee_size)));
+  bool ok = keep(call, b.call_id, sip::write_token(++token_counter_, token_key_, token)) &&
+            keep(call, b.local_tag, sip::write_token(++token_counter_, token_key_, token)) &&
+            keep_name_addr(call, b.local_uri, party_display, party_uri) &&
+            keep_name_addr(call, b.remote_uri, {}, callee_uri);
   if (!ok) return false;
   b.local_cseq = 1;
   dialogs_.insert_or_assign(text(call, b.call_id), call.index << 1 | leg_b);

@@ -21,14 +21,6 @@ int64_t unix_now_s() {
   return ts.tv_sec;
 }
 
-// "sip:<user>@<domain>" into out; empty when it does not fit.
-std::string_view sip_uri(std::string_view user, std::string_view domain, std::span<char> out) {
-  const int size = std::snprintf(out.data(), out.size(), "sip:%.*s@%.*s", static_cast<int>(user.size()), user.data(),
-                                 static_cast<int>(domain.size()), domain.data());
-  if (size <= 0 || static_cast<size_t>(size) >= out.size()) return {};
-  return {out.data(), static_cast<size_t>(size)};
-}
-
 }  // namespace
 
 ParkService::ParkService(unsigned shard_index, const ParkConfig& config, calls::CallService& calls,
@@ -80,7 +72,7 @@ uint16_t ParkService::on_refer(calls::CallService& /*calls*/, const calls::Refer
   const tenancy::ExtensionView target = *match->target;
   char parker_uri_text[sip_uri_max];
   const std::string_view parker_uri =
-      own ? sip_uri(own->number(), tenant.domain(), parker_uri_text) : std::string_view{};
+      own ? sip::write_sip_uri(own->number(), tenant.domain(), parker_uri_text) : std::string_view{};
   const uint64_t now = now_ms();
   const tenancy::ParkSettings& settings = tenant.park();
   ParkRequest request;
@@ -288,8 +280,8 @@ void ParkService::send_park_info(const ExtensionParkView& extension, const Endpo
   char to_text[sip_uri_max + 2];
   char from_uri[sip_uri_max];
   char to_uri[sip_uri_max];
-  const std::string_view from_address = sip_uri("park", domain, from_uri);
-  const std::string_view to_address = sip_uri(target->number(), domain, to_uri);
+  const std::string_view from_address = sip::write_sip_uri("park", domain, from_uri);
+  const std::string_view to_address = sip::write_sip_uri(target->number(), domain, to_uri);
   if (from_address.empty() || to_address.empty()) return;
   const int from_size = std::snprintf(from_text, sizeof from_text, "\"Park\" <%.*s>",
                                       static_cast<int>(from_address.size()), from_address.data());

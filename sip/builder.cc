@@ -497,6 +497,18 @@ TokenKey random_token_key() {
   return TokenKey{words[0], words[1]};
 }
 
+std::string_view write_sip_uri(std::string_view user, std::string_view host, std::span<char> out) {
+  constexpr std::string_view scheme = "sip:";
+  const size_t size = scheme.size() + user.size() + 1 + host.size();
+  if (size > out.size()) return {};
+  char* p = out.data();
+  p = std::copy(scheme.begin(), scheme.end(), p);
+  p = std::copy(user.begin(), user.end(), p);
+  *p++ = '@';
+  std::copy(host.begin(), host.end(), p);
+  return {out.data(), size};
+}
+
 std::string_view write_token(uint64_t counter, const TokenKey& key, std::span<char> out) {
   if (out.size() < token_size) return {};
   auto left = static_cast<uint32_t>(counter >> 32);

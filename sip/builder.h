@@ -216,4 +216,8 @@ std::string_view write_token(uint64_t counter, const TokenKey& key, std::span<ch
 // "z9hG4bK" + token, branch_size characters; empty when `out` is smaller.
 std::string_view write_branch(uint64_t counter, const TokenKey& key, std::span<char> out);
 
+// "sip:<user>@<host>" (an extension's address-of-record) into `out`; empty (nothing useful written) when it
+// does not fit.
+std::string_view write_sip_uri(std::string_view user, std::string_view host, std::span<char> out);
+
 }  // namespace parkd::sip

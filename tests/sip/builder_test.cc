@@ -571,5 +571,13 @@ TEST(Tokens, UniqueHexAndKeyed) {
   EXPECT_TRUE(a.k0 != b2.k0 || a.k1 != b2.k1);
 }
 
+TEST(WriteSipUri, AddressOfRecordOrNothingWhenItDoesNotFit) {
+  char out[32];
+  EXPECT_EQ(write_sip_uri("103", "acme.example.com", out), "sip:103@acme.example.com");
+  char tight[24];  // exactly the 24 characters; a span one shorter does not fit
+  EXPECT_TRUE(write_sip_uri("103", "acme.example.com", std::span<char>(tight, 23)).empty());
+  EXPECT_EQ(write_sip_uri("103", "acme.example.com", tight), "sip:103@acme.example.com");
+}
+
 }  // namespace
 }  // namespace parkd::sip
