@@ -65,9 +65,6 @@ class CallsScenario final : public Scenario {
         return false;
       }
     }
-    const std::string_view host = engine.local_host();
-    ip_version_ = host.find(':') != std::string_view::npos ? "IP6" : "IP4";
-    media_host_.assign(host.substr(host.front() == '[' ? 1 : 0, host.size() - (host.front() == '[' ? 2 : 0)));
     return true;
   }
 
@@ -154,46 +151,11 @@ class CallsScenario final : public Scenario {
     return w.view();
   }
 
-  // v=0 / o=- <call> <version> ... / m=audio: 238 bytes or so, the size of a phone's offer with three codecs.
-  std::string_view write_sdp(Writer& w, uint64_t call, uint32_t version, uint32_t port) const {
-    w.put("v=0\r\no=- ").put_uint(call).put(' ').put_uint(version).put(" IN ").put(ip_version_).put(' ');
-    w.put(media_host_).put("\r\ns=parkd-loadgen\r\nc=IN ").put(ip_version_).put(' ').put(media_host_);
-    w.put("\r\nt=0 0\r\nm=audio ").put_uint(port).put(" RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\n");
-    w.put("a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=sendrecv\r\n");
-    return w.view();
-  }
-
   void send_register(Engine& engine, Slot& slot, const DigestChallenge* challenge) {
     const SlotState& s = state_[slot.index];
     UserCreds user;
     engine.users().get(s.callee, user);
-    char request_uri[300];
-    Writer ru(request_uri, sizeof request_uri);
-    ru.put("sip:").put(user.domain);
-    char aor[400];
-    Writer a(aor, sizeof aor);
-    a.put("sip:").put(user.ext).put('@').put(user.domain);
-    char headers[1400];
-    Writer h(headers, sizeof headers);
-    h.put("Contact: <sip:").put(user.ext).put('@').put(engine.local_host()).put(";lg=").put_uint(slot.index);
-    h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
-    if (challenge != nullptr &&
-        !write_credentials(hasher_, engine, user, "REGISTER", ru.view(), *challenge, "Authorization", h)) {
-      engine.fail(slot, 401);
-      return;
-    }
-    if (ru.overflow() || a.overflow() || h.overflow()) {
-      engine.lose(slot);
-      return;
-    }
-    OutgoingRequest r;
-    r.method = "REGISTER";
-    r.request_uri = ru.view();
-    r.from_uri = a.view();
-    r.to_uri = a.view();
-    r.cseq = s.step == Step::register_open ? 1 : 2;
-    r.headers = h.view();
-    engine.send_request(slot, r);
+    send_device_register(hasher_, engine, slot, user, challenge, s.step == Step::register_open ? 1 : 2);
   }
 
   // The caller's INVITE: without credentials first, then with them for `challenge` (a 401 or 407).
@@ -221,7 +183,7 @@ class CallsScenario final : public Scenario {
     }
     char body[400];
     Writer b(body, sizeof body);
-    write_sdp(b, slot.txn_id, 1, 40000 + 2 * (slot.index % 10000));
+    write_phone_sdp(b, engine, slot.txn_id, 1, 40000 + 2 * (slot.index % 10000));
     if (ru.overflow() || f.overflow() || h.overflow() || b.overflow()) {
       engine.lose(slot);
       return;
@@ -350,7 +312,7 @@ class CallsScenario final : public Scenario {
     h.put_uint(slot->index).put(">\r\n");
     char body[400];
     Writer b(body, sizeof body);
-    write_sdp(b, slot->txn_id, 2, 50000 + 2 * (slot->index % 10000));
+    write_phone_sdp(b, engine, slot->txn_id, 2, 50000 + 2 * (slot->index % 10000));
     if (tg.overflow() || h.overflow() || b.overflow()) {
       engine.send_response(socket, request, 500, "Server Internal Error");
       return;
@@ -385,8 +347,6 @@ class CallsScenario final : public Scenario {
   }
 
   std::vector<SlotState> state_;
-  std::string ip_version_ = "IP4";
-  std::string media_host_;
   DigestHasher hasher_;
 };
 

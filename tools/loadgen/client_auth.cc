@@ -53,4 +53,46 @@ bool write_credentials(DigestHasher& hasher, Engine& engine, const UserCreds& us
   return true;
 }
 
+std::string_view write_phone_sdp(Writer& w, const Engine& engine, uint64_t session, uint32_t version, uint32_t port) {
+  const std::string_view host = engine.media_host();
+  const std::string_view type = engine.media_address_type();
+  w.put("v=0\r\no=- ").put_uint(session).put(' ').put_uint(version).put(" IN ").put(type).put(' ').put(host);
+  w.put("\r\ns=parkd-loadgen\r\nc=IN ").put(type).put(' ').put(host).put("\r\nt=0 0\r\nm=audio ").put_uint(port);
+  w.put(" RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n");
+  w.put("a=fmtp:101 0-16\r\na=sendrecv\r\n");
+  return w.view();
+}
+
+void send_device_register(DigestHasher& hasher, Engine& engine, Slot& slot, const UserCreds& user,
+                          const DigestChallenge* challenge, uint32_t cseq, std::string_view call_id) {
+  char request_uri[300];
+  Writer ru(request_uri, sizeof request_uri);
+  ru.put("sip:").put(user.domain);
+  char aor[400];
+  Writer a(aor, sizeof aor);
+  a.put("sip:").put(user.ext).put('@').put(user.domain);
+  char headers[1400];
+  Writer h(headers, sizeof headers);
+  h.put("Contact: <sip:").put(user.ext).put('@').put(engine.local_host()).put(";lg=").put_uint(slot.index);
+  h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
+  if (challenge != nullptr &&
+      !write_credentials(hasher, engine, user, "REGISTER", ru.view(), *challenge, "Authorization", h)) {
+    engine.fail(slot, 401);
+    return;
+  }
+  if (ru.overflow() || a.overflow() || h.overflow()) {
+    engine.lose(slot);
+    return;
+  }
+  OutgoingRequest r;
+  r.method = "REGISTER";
+  r.request_uri = ru.view();
+  r.from_uri = a.view();
+  r.to_uri = a.view();
+  r.call_id = call_id;
+  r.cseq = cseq;
+  r.headers = h.view();
+  engine.send_request(slot, r);
+}
+
 }  // namespace parkd::loadgen

@@ -209,6 +209,11 @@ std::string_view Engine::local_host() const {
   return hostport.substr(0, hostport.rfind(':'));
 }
 
+std::string_view Engine::media_host() const {
+  const std::string_view host = local_host();
+  return host.starts_with('[') ? host.substr(1, host.size() - 2) : host;
+}
+
 io_uring_sqe* Engine::get_sqe() {
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) {

@@ -132,6 +132,11 @@ class Engine {
   std::string_view local_hostport(uint32_t socket) const;
   // "127.0.0.1" / "[::1]": the sockets' address without a port (a user's fixed Contact).
   std::string_view local_host() const;
+  // The same address as SDP writes it: without brackets (c=, o=), and its address type ("IP4" / "IP6").
+  std::string_view media_host() const;
+  std::string_view media_address_type() const {
+    return media_host().find(':') != std::string_view::npos ? "IP6" : "IP4";
+  }
   std::string_view target_hostport() const { return target_hostport_; }
   // A token unique per call over the run (for cnonce values and the like), as hex.
   uint64_t unique_counter() { return ++unique_counter_; }

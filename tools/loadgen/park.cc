@@ -104,9 +104,6 @@ class ParkScenario final : public Scenario {
       const uint64_t base = group % domains + role_count * domains * (group / domains);
       for (uint32_t role = 0; role < role_count; ++role) state_[k].user[role] = base + role * domains;
     }
-    const std::string_view host = engine.local_host();
-    ip_version_ = host.find(':') != std::string_view::npos ? "IP6" : "IP4";
-    media_host_.assign(host.substr(host.front() == '[' ? 1 : 0, host.size() - (host.front() == '[' ? 2 : 0)));
     return true;
   }
 
@@ -247,7 +244,7 @@ class ParkScenario final : public Scenario {
   static std::string_view aor(const UserCreds& user, Writer& w) {
     return w.put("sip:").put(user.ext).put('@').put(user.domain).view();
   }
-  // "o=- <call> <version> ": the SDP of this cycle by this party.
+  // "o=- <call> <version> ", as write_phone_sdp writes it: finds the SDP of this cycle by this party.
   static std::string_view sdp_origin(const Slot& slot, uint32_t version, Writer& w) {
     return w.put("o=- ").put_uint(slot.txn_id).put(' ').put_uint(version).put(' ').view();
   }
@@ -258,17 +255,6 @@ class ParkScenario final : public Scenario {
     return true;
   }
 
-  // A phone's offer or answer with three codecs, about 240 bytes.
-  std::string_view write_sdp(Writer& w, const Slot& slot, uint32_t version, uint32_t port) const {
-    w.put("v=0\r\n");
-    sdp_origin(slot, version, w);
-    w.put("IN ").put(ip_version_).put(' ').put(media_host_).put("\r\ns=parkd-loadgen\r\nc=IN ").put(ip_version_);
-    w.put(' ').put(media_host_).put("\r\nt=0 0\r\nm=audio ").put_uint(port).put(" RTP/AVP 0 8 101\r\n");
-    w.put("a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n");
-    w.put("a=fmtp:101 0-16\r\na=sendrecv\r\n");
-    return w.view();
-  }
-
   static uint32_t media_port(const Slot& slot, Role role) { return 20000 + 8 * (slot.index % 5000) + 2 * role; }
 
   // B's or T's REGISTER (setup), without credentials first.
@@ -277,37 +263,14 @@ class ParkScenario final : public Scenario {
     const bool target = s.step == Step::register_t;
     UserCreds user;
     engine.users().get(s.user[target ? role_t : role_b], user);
-    char request_uri[300];
-    Writer ru(request_uri, sizeof request_uri);
-    ru.put("sip:").put(user.domain);
-    char address[400];
-    Writer a(address, sizeof address);
-    aor(user, a);
     char call_id[80];
     Writer c(call_id, sizeof call_id);
     c.put(target ? "t" : "b").put_hex(slot.txn_id).put('-').put_hex(engine.run_token()).put("@parkd-loadgen");
-    char headers[1400];
-    Writer h(headers, sizeof headers);
-    h.put("Contact: <sip:").put(user.ext).put('@').put(engine.local_host()).put(";lg=").put_uint(slot.index);
-    h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
-    if (challenge != nullptr &&
-        !write_credentials(hasher_, engine, user, "REGISTER", ru.view(), *challenge, "Authorization", h)) {
-      engine.fail(slot, 401);
-      return;
-    }
-    if (ru.overflow() || a.overflow() || c.overflow() || h.overflow()) {
+    if (c.overflow()) {
       engine.lose(slot);
       return;
     }
-    OutgoingRequest r;
-    r.method = "REGISTER";
-    r.request_uri = ru.view();
-    r.from_uri = a.view();
-    r.to_uri = a.view();
-    r.call_id = c.view();
-    r.cseq = s.authenticated ? 2 : 1;
-    r.headers = h.view();
-    engine.send_request(slot, r);
+    send_device_register(hasher_, engine, slot, user, challenge, s.authenticated ? 2 : 1, c.view());
   }
 
   // A's INVITE to B, or R's INVITE to the retrieve code: without credentials first, then with them for
@@ -344,7 +307,7 @@ class ParkScenario final : public Scenario {
     }
     char body[400];
     Writer b(body, sizeof body);
-    write_sdp(b, slot, role == role_a ? sdp_a_offer : sdp_r_offer, media_port(slot, role));
+    write_phone_sdp(b, engine, slot.txn_id, role == role_a ? sdp_a_offer : sdp_r_offer, media_port(slot, role));
     if (ru.overflow() || f.overflow() || tg.overflow() || c.overflow() || h.overflow() || b.overflow()) {
       lose_cycle(engine, slot);
       return;
@@ -633,7 +596,7 @@ class ParkScenario final : public Scenario {
     h.put_uint(slot->index).put(">\r\n");
     char body[400];
     Writer b(body, sizeof body);
-    write_sdp(b, *slot, answer, media_port(*slot, role_b));
+    write_phone_sdp(b, engine, slot->txn_id, answer, media_port(*slot, role_b));
     if (tg.overflow() || h.overflow() || b.overflow()) {
       engine.send_response(socket, request, 500, "Server Internal Error");
       return;
@@ -717,8 +680,6 @@ class ParkScenario final : public Scenario {
   static constexpr std::string_view retrieve_code = "*88";
 
   std::vector<SlotState> state_;
-  std::string ip_version_ = "IP4";
-  std::string media_host_;
   DigestHasher hasher_;
 };
 
