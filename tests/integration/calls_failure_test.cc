@@ -27,8 +27,6 @@ constexpr milliseconds t1 = 50ms;  // --sip-t1-ms below; T2 = 8*T1
 constexpr milliseconds t2 = 8 * t1;
 constexpr const char* t1_flag = "50";
 constexpr const char* acme = "acme.example.com";
-constexpr const char* answer_sdp =
-    "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 
 struct Extensions {
   explicit Extensions(const Endpoint& at, Transport alice_transport = Transport::udp,

@@ -14,8 +14,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr const char* acme = "acme.example.com";
-constexpr const char* answer_sdp =
-    "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 
 // An unauthenticated INVITE from `phone` with its own Call-ID: it takes a server transaction (407, or 503 once
 // the table is full). Returns the status.
@@ -36,16 +34,7 @@ TEST(CallLimits, AByeWithoutATransactionStillEndsItsCall) {
   Phone alice(parkd.at(), "101", acme, "acme101-secret");
   Phone bob(parkd.at(), "102", acme, "acme102-secret");
   Phone dave(parkd.at(), "104", acme, "acme104-secret");
-  ASSERT_TRUE(bob.register_device());
-  ASSERT_TRUE(alice.invite("102"));
-  Parsed invite = bob.wait_request("INVITE");
-  ASSERT_TRUE(invite.ok);
-  bob.reply(invite, 200, answer_sdp);
-  Parsed ok = alice.wait_response("INVITE");
-  ASSERT_TRUE(ok.ok);
-  ASSERT_EQ(ok->status_code, 200);
-  alice.ack(ok);
-  ASSERT_TRUE(bob.wait_request("ACK").ok);
+  ASSERT_TRUE(establish_call(alice, bob, "102"));
   // Fill the table until parkd refuses a new transaction.
   bool full = false;
   for (int n = 0; n < 12 && !full; ++n) full = occupy_one(dave, n) == 503;

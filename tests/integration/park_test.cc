@@ -19,8 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr const char* answer_sdp =
-    "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 constexpr const char* retriever_sdp =
     "v=0\r\no=- 7 7 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 7000 RTP/AVP 0\r\n";
 constexpr const char* acme = "acme.example.com";
@@ -98,18 +96,6 @@ ParkInfo next_park_info(Phone& phone, Parsed* raw = nullptr) {
   return info;
 }
 
-// Alice (101) calls Bob (102); Bob answers; both confirmed.
-bool establish(Phone& caller, Phone& callee, const std::string& number) {
-  if (!callee.register_device() || !caller.invite(number)) return false;
-  Parsed invite = callee.wait_request("INVITE");
-  if (!invite.ok) return false;
-  callee.reply(invite, 200, answer_sdp);
-  Parsed ok = caller.wait_response("INVITE");
-  if (!ok.ok || ok->status_code != 200) return false;
-  caller.ack(ok);
-  return callee.wait_request("ACK").ok;
-}
-
 std::string refer_to(const std::string& user, const std::string& domain = acme) {
   return "Refer-To: <sip:" + user + "@" + domain + ">\r\n";
 }
@@ -181,7 +167,7 @@ TEST(Park, ParkNotifyEveryDeviceAndRetrieveFromAnotherExtension) {
   Acme x(parkd.at());
   ASSERT_TRUE(x.carol.register_device());
   ASSERT_TRUE(x.carol_desk.register_device());
-  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_TRUE(establish_call(x.alice, x.bob, "102"));
   ASSERT_NO_FATAL_FAILURE(park(x.alice, x.bob, "*68103"));
   // Both of Carol's devices are told, with the same state.
   Parsed raw;
@@ -230,7 +216,7 @@ TEST(Park, OwnExtensionFormsAndAbandon) {
   ASSERT_TRUE(parkd.ready());
   Acme x(parkd.at());
   ASSERT_TRUE(x.alice.register_device());
-  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_TRUE(establish_call(x.alice, x.bob, "102"));
   // "*68%23": the code alone with '#' escaped as phones send it: park at Alice's own extension.
   ASSERT_NO_FATAL_FAILURE(park(x.alice, x.bob, "*68%23"));
   ParkInfo info = next_park_info(x.alice);
@@ -253,7 +239,7 @@ TEST(Park, TargetCheckedBeforeTheReferIsAccepted) {
   Parkd parkd({"--shards", "2"});
   ASSERT_TRUE(parkd.ready());
   Acme x(parkd.at());
-  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_TRUE(establish_call(x.alice, x.bob, "102"));
   x.alice.send_in_dialog("REFER", "", refer_to("*68999"));
   Parsed unknown = x.alice.wait_response("REFER");
   ASSERT_TRUE(unknown.ok);
@@ -274,7 +260,7 @@ TEST(Park, ParkIdRetrievesExactlyThatCallAndRacingRetrieversOneWins) {
   Acme x(parkd.at());
   Phone erin(parkd.at(), "102", acme, "acme102-secret");  // a second device of Bob's, in a second call
   ASSERT_TRUE(x.carol.register_device());
-  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_TRUE(establish_call(x.alice, x.bob, "102"));
   ASSERT_NO_FATAL_FAILURE(park(x.alice, x.bob, "*68103"));
   ParkInfo first = next_park_info(x.carol);
   const std::string first_id = first.attribute("parked-call" + ns, "id");
@@ -326,7 +312,7 @@ TEST(Park, TenantsAreIsolated) {
   Phone homer(parkd.at(), "102", "globex.example.com", "globex102-secret");
   ASSERT_TRUE(mindy.register_device());
   ASSERT_TRUE(x.carol.register_device());
-  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_TRUE(establish_call(x.alice, x.bob, "102"));
   // A park code pointing at another tenant's domain is refused; the call stays.
   x.alice.send_in_dialog("REFER", "", refer_to("*68103", "globex.example.com"));
   Parsed refused = x.alice.wait_response("REFER");
@@ -347,7 +333,7 @@ TEST(Park, DeviceRegisteringWhileParkedIsToldAtOnce) {
   ASSERT_TRUE(parkd.ready());
   Acme x(parkd.at());
   ASSERT_TRUE(x.carol.register_device());
-  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_TRUE(establish_call(x.alice, x.bob, "102"));
   ASSERT_NO_FATAL_FAILURE(park(x.alice, x.bob, "*68103"));
   ParkInfo info = next_park_info(x.carol);
   ASSERT_TRUE(x.carol_desk.register_device());
@@ -404,7 +390,7 @@ TEST(Park, TenantCodesRecallUnansweredThenAnswered) {
   ASSERT_TRUE(parkd.ready());
   Acme x(parkd.at());
   ASSERT_TRUE(x.carol.register_device());
-  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_TRUE(establish_call(x.alice, x.bob, "102"));
   // acme changed its codes: *68 is nothing there now.
   x.alice.send_in_dialog("REFER", "", refer_to("*68103"));
   Parsed old_code = x.alice.wait_response("REFER");
@@ -450,12 +436,12 @@ TEST(Park, FullExtensionIs486AndAnUnrecalledCallExpires) {
   ASSERT_TRUE(parkd.ready());
   Acme x(parkd.at());
   ASSERT_TRUE(x.carol.register_device());
-  ASSERT_TRUE(establish(x.alice, x.bob, "102"));
+  ASSERT_TRUE(establish_call(x.alice, x.bob, "102"));
   ASSERT_NO_FATAL_FAILURE(park(x.alice, x.bob, "*70103"));
   (void)next_park_info(x.carol);
   // max_parked_per_extension is 1: a second park at 103 is refused and that call stays as it was.
   Phone erin(parkd.at(), "104", acme, "acme104-secret");
-  ASSERT_TRUE(establish(x.dave, erin, "104"));
+  ASSERT_TRUE(establish_call(x.dave, erin, "104"));
   x.dave.send_in_dialog("REFER", "", refer_to("*70103"));
   Parsed full = x.dave.wait_response("REFER");
   ASSERT_TRUE(full.ok);

@@ -12,8 +12,6 @@
 namespace parkd::test {
 namespace {
 
-constexpr const char* answer_sdp =
-    "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 constexpr const char* target_sdp =
     "v=0\r\no=- 3 3 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 6000 RTP/AVP 0\r\n";
 constexpr const char* acme = "acme.example.com";
@@ -24,16 +22,7 @@ struct Call {
         bob(at, "102", acme, "acme102-secret"),
         carol(at, "103", acme, "acme103-secret") {}
   // Alice calls Bob; both sides confirmed.
-  bool establish() {
-    if (!bob.register_device() || !alice.invite("102")) return false;
-    Parsed invite = bob.wait_request("INVITE");
-    if (!invite.ok) return false;
-    bob.reply(invite, 200, answer_sdp);
-    Parsed ok = alice.wait_response("INVITE");
-    if (!ok.ok || ok->status_code != 200) return false;
-    alice.ack(ok);
-    return bob.wait_request("ACK").ok;
-  }
+  bool establish() { return establish_call(alice, bob, "102"); }
   Phone alice;
   Phone bob;
   Phone carol;

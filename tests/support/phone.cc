@@ -210,4 +210,15 @@ Parsed Phone::wait_response(const std::string& method, std::chrono::milliseconds
 
 bool Phone::silent(std::chrono::milliseconds quiet) { return !client_.receive(quiet).has_value(); }
 
+bool establish_call(Phone& caller, Phone& callee, const std::string& number) {
+  if (!callee.register_device() || !caller.invite(number)) return false;
+  Parsed invite = callee.wait_request("INVITE");
+  if (!invite.ok) return false;
+  callee.reply(invite, 200, answer_sdp);
+  Parsed ok = caller.wait_response("INVITE");
+  if (!ok.ok || ok->status_code != 200) return false;
+  caller.ack(ok);
+  return callee.wait_request("ACK").ok;
+}
+
 }  // namespace parkd::test

@@ -15,6 +15,9 @@ namespace parkd::test {
 
 inline constexpr const char* test_sdp =
     "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+// The callee's answer in the integration tests.
+inline constexpr const char* answer_sdp =
+    "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 5000 RTP/AVP 0\r\n";
 
 // One dialog as the phone sees it.
 struct PhoneDialog {
@@ -102,5 +105,9 @@ class Phone {
   std::string invite_extra_;
   PhoneDialog dialog_;
 };
+
+// `caller` calls `number`; `callee` (a device of that number) registers first and answers 200 with
+// answer_sdp. True once both sides are confirmed: the caller ACKed, and parkd's ACK reached the callee.
+bool establish_call(Phone& caller, Phone& callee, const std::string& number);
 
 }  // namespace parkd::test
