@@ -557,6 +557,7 @@ void CallService::dialog_ack(const MessageView& ack) {
   Call* call = find_dialog(ack.call_id, leg);
   if (call == nullptr || !call->ack_wait.valid() || leg != call->ack_wait_leg || ack.cseq.number != call->ack_wait_cseq)
     return;  // an ACK parkd has no use for (a retransmission, or for a 2xx already acknowledged)
+  layer_->acknowledged(call->ack_wait);  // the INVITE's transaction only absorbs retransmissions now
   call->ack_wait = {};
   if (call->retransmit_timer.armed()) shard_->timers().cancel(call->retransmit_timer);
 }

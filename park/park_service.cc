@@ -244,11 +244,11 @@ void ParkService::start_recall(CallRef ref) {
     }
     (void)table_.release(ref);
   }
-  // Nobody to ring now (the parker has no device, or the call is busy): try again after recall_after_s.
-  (void)table_.start_recall(ref);
-  (void)table_.return_to_park(ref, std::min(now_ms() + after, view->max_park_at_ms()));
+  // Nobody to ring now (the parker has no device, or the call is busy): try again after recall_after_s. The
+  // phones see nothing change, so they are sent nothing.
+  counters_.recalls_postponed.add();
+  (void)table_.postpone_recall(ref, std::min(now_ms() + after, view->max_park_at_ms()));
   arm(ref);
-  flush();
 }
 
 void ParkService::expire(CallRef ref) {

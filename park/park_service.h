@@ -41,8 +41,8 @@ struct ParkConfig {
 
 // clang-format off
 #define PARKD_PARK_COUNTERS(X)                                                                            \
-  X(parks) X(parks_refused) X(parks_full) X(retrieves) X(retrieves_refused) X(recalls) X(recalls_answered) \
-  X(recalls_unanswered) X(abandoned) X(expired) X(notifies) X(notify_ok) X(notify_rejected)              \
+  X(parks) X(parks_refused) X(parks_full) X(retrieves) X(retrieves_refused) X(recalls) X(recalls_postponed)   \
+  X(recalls_answered) X(recalls_unanswered) X(abandoned) X(expired) X(notifies) X(notify_ok) X(notify_rejected) \
   X(notify_failed) X(notify_timeouts) X(notify_unsent) X(parked_live)
 // clang-format on
 

@@ -383,6 +383,12 @@ bool ParkTable::return_to_park(CallRef call, uint64_t recall_at_ms) {
   return true;
 }
 
+bool ParkTable::postpone_recall(CallRef call, uint64_t recall_at_ms) {
+  if (!live_ref(call) || records_[call.index].state != ParkState::parked) return false;
+  records_[call.index].recall_at_ms = recall_at_ms;
+  return true;
+}
+
 bool ParkTable::set_handle(CallRef call, uint64_t handle) {
   if (!get(call)) return false;
   records_[call.index].handle = handle;

@@ -217,6 +217,9 @@ class ParkTable {
   bool start_recall(CallRef call);
   // recalling -> parked (the recall was not answered), with the next recall time. False when not recalling.
   bool return_to_park(CallRef call, uint64_t recall_at_ms);
+  // A parked call's recall moves to `recall_at_ms` (nobody could be rung). No visible change: no new version,
+  // no park-info. False when not parked.
+  bool postpone_recall(CallRef call, uint64_t recall_at_ms);
   // The call leaves the park in a final state; `retriever_*` (retrieved: who took it) are copied and cut to the
   // tenants file's limits. False when the reference is stale or the call has already left.
   bool finish(CallRef call, ParkState final_state, std::string_view retriever_display = {},

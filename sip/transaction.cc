@@ -3,6 +3,10 @@
 #include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <type_traits>
+
+#include <sys/random.h>
+#include <xxhash.h>
 
 #include "absl/hash/hash.h"
 #include "sip/params.h"
@@ -46,6 +50,21 @@ struct TransactionLayer::Transaction {
   uint8_t response_tag_size = 0;
   char response_tag[64] = {};
 };
+
+// A finished transaction (TransactionConfig::finished_max): its key, its deadline, and what it answers with.
+// Trivial on purpose: the ring is allocated without being written, so its pages cost nothing until used.
+struct TransactionLayer::Finished {
+  FinishedKey key;
+  uint64_t expires_ms;
+  uint64_t user_data;
+  uint32_t serial;  // the generation of its id; 0: a dropped record
+  uint32_t buffer;  // key-class buffer index + 1; 0: no bytes
+  uint16_t size;    // bytes in the buffer (a Flow first for client_rejected)
+  uint16_t last_status;
+  Method method;
+  FinishedKind kind;
+};
+static_assert(std::is_trivially_copyable_v<Flow>);  // a client_rejected record copies it into its buffer
 
 // The parts of a message that identify its transaction (RFC 3261 sections 17.1.3 and 17.2.3).
 struct TransactionLayer::MatchKey {
@@ -129,7 +148,9 @@ TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& 
     : config_(config), wheel_(wheel), sink_(sink), user_(user) {
   if (config_.transactions_max == 0) config_.transactions_max = 1;
   if (config_.small_buffers == 0) config_.small_buffers = 2 * std::min<uint32_t>(config_.transactions_max, 8192);
-  if (config_.key_buffers == 0) config_.key_buffers = 2 * config_.transactions_max;
+  if (config_.key_buffers == 0) config_.key_buffers = 4 * config_.transactions_max;
+  if (config_.finished_max == 0) config_.finished_max = 16 * config_.transactions_max;
+  config_.finished_max = std::min(config_.finished_max, finished_bit - 1);
   if (config_.large_buffer_size < config_.small_buffer_size) config_.large_buffer_size = config_.small_buffer_size;
   const uint32_t count = config_.transactions_max;
   transactions_ = std::make_unique<Transaction[]>(count);
@@ -160,6 +181,19 @@ TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& 
     for (uint32_t i = counts[c]; i > 0; --i) bc.free.push_back(i - 1);
   }
   compact_scratch_.reset(new char[config_.key_buffer_size]);
+  static_assert(sizeof(Finished) == 48 && std::is_trivial_v<Finished>);  // docs/transactions.md
+  // The record ring is never read before it is written (serial 0 marks nothing; slots are written in order).
+  finished_.reset(new Finished[config_.finished_max]);
+  uint32_t index_size = 2;
+  while (index_size < 2 * config_.finished_max) index_size *= 2;
+  // calloc: the kernel's zero pages, touched only when a record lands on them.
+  finished_index_.reset(static_cast<uint32_t*>(std::calloc(index_size, sizeof(uint32_t))));
+  if (!finished_index_) throw std::bad_alloc();
+  finished_index_mask_ = index_size - 1;
+  for (size_t got = 0; got < sizeof finished_secret_;) {
+    const ssize_t n = getrandom(finished_secret_ + got, sizeof finished_secret_ - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+  }
   scratch_view_ = std::make_unique<MessageView>();
   scratch_out_size_ = std::max<uint32_t>(config_.large_buffer_size, message_size_max);
   scratch_out_.reset(new char[scratch_out_size_]);
@@ -338,6 +372,152 @@ void TransactionLayer::compact(Transaction& t) {
       release(response);
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Finished records: a ring, oldest first, so expiry and eviction are both "drop the head"; every record of a
+// kind lives equally long, and a short-lived record behind a long-lived one only waits (it no longer matches
+// once past its deadline). No timers: the ring is trimmed whenever a record is added.
+
+bool TransactionLayer::finished_key(bool client, Method method, std::string_view method_text, std::string_view branch,
+                                    std::string_view host, uint16_t port, FinishedKey& out) const {
+  char key[320];
+  const size_t size = 2 + method_text.size() + 1 + branch.size() + 1 + host.size() + 2;
+  if (size > sizeof key) return false;
+  char* p = key;
+  *p++ = client ? 'c' : 's';
+  *p++ = static_cast<char>(method);
+  p = std::copy(method_text.begin(), method_text.end(), p);
+  *p++ = '\0';
+  p = std::copy(branch.begin(), branch.end(), p);
+  *p++ = '\0';
+  for (const char c : host) *p++ = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : c;
+  *p++ = static_cast<char>(port >> 8);
+  *p++ = static_cast<char>(port & 0xff);
+  const XXH128_hash_t h = XXH3_128bits_withSecret(key, size, finished_secret_, sizeof finished_secret_);
+  out = FinishedKey{h.low64, h.high64};
+  return true;
+}
+
+TransactionLayer::Finished* TransactionLayer::find_finished(const FinishedKey& key) {
+  if (finished_count_ == 0) return nullptr;
+  const uint64_t now = wheel_.now_ms();
+  for (uint32_t i = key.lo & finished_index_mask_;; i = (i + 1) & finished_index_mask_) {
+    const uint32_t slot = finished_index_[i];
+    if (slot == 0) return nullptr;
+    Finished& f = finished_[slot - 1];
+    if (f.key == key && f.expires_ms > now) return &f;
+  }
+}
+
+// The record a request retransmits (`method`: INVITE for an ACK or a CANCEL); RFC 2543 requests have none.
+TransactionLayer::Finished* TransactionLayer::find_finished_request(const MessageView& m, Method method) {
+  const ViaView& via = m.vias[0];
+  if (finished_count_ == 0 || !has_cookie(via.branch)) return nullptr;
+  FinishedKey key;
+  const std::string_view text = method == Method::other ? m.method_text : std::string_view{};
+  if (!finished_key(false, method, text, via.branch, via.host, via.port, key)) return nullptr;
+  return find_finished(key);
+}
+
+const TransactionLayer::Finished* TransactionLayer::find_record(TransactionId id) const {
+  if (!id.valid() || (id.index & finished_bit) == 0) return nullptr;
+  const uint32_t slot = id.index & ~finished_bit;
+  if (slot >= config_.finished_max || finished_count_ == 0) return nullptr;
+  // Only slots between the head and the tail were written.
+  const uint64_t position =
+      finished_head_ + (slot + config_.finished_max - finished_head_ % config_.finished_max) % config_.finished_max;
+  if (position >= finished_head_ + finished_count_) return nullptr;
+  const Finished& f = finished_[slot];
+  return f.serial == id.generation ? &f : nullptr;
+}
+
+TransactionId TransactionLayer::record_id(uint32_t slot) const {
+  return TransactionId{finished_bit | slot, finished_[slot].serial};
+}
+
+void TransactionLayer::drop_oldest_finished() {
+  const auto slot = static_cast<uint32_t>(finished_head_ % config_.finished_max);
+  Finished& f = finished_[slot];
+  // Out of the index, by backward-shift deletion as in erase().
+  uint32_t i = f.key.lo & finished_index_mask_;
+  while (finished_index_[i] != slot + 1) {
+    assert(finished_index_[i] != 0 && "every record in the ring is in the index");
+    i = (i + 1) & finished_index_mask_;
+  }
+  finished_index_[i] = 0;
+  uint32_t hole = i;
+  for (uint32_t j = (i + 1) & finished_index_mask_; finished_index_[j] != 0; j = (j + 1) & finished_index_mask_) {
+    const uint32_t home = finished_[finished_index_[j] - 1].key.lo & finished_index_mask_;
+    const bool home_after_hole = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
+    if (home_after_hole) continue;
+    finished_index_[hole] = finished_index_[j];
+    finished_index_[j] = 0;
+    hole = j;
+  }
+  if (f.buffer != 0) {
+    BufferRef ref{key_class, f.buffer - 1, f.size};
+    release(ref);
+  }
+  f.serial = 0;
+  ++finished_head_;
+  --finished_count_;
+  counters_.finished_live.set(finished_count_);
+}
+
+bool TransactionLayer::retire(Transaction& t, FinishedKind kind, uint64_t linger_ms, std::string_view keep,
+                              const Flow* keep_flow) {
+  if (t.rfc2543 || !t.in_table) return false;
+  const size_t keep_size = keep.size() + (keep_flow != nullptr ? sizeof(Flow) : 0);
+  if (keep_size > config_.key_buffer_size || keep_size > UINT16_MAX) return false;
+  FinishedKey key;
+  // The key a retransmission is looked up by: the request's method (INVITE for an ACK / CANCEL), its branch,
+  // and for a server its sent-by.
+  const std::string_view text = t.method == Method::other ? field(t, t.method_text) : std::string_view{};
+  const std::string_view host = t.client ? std::string_view{} : field(t, t.host);
+  if (!finished_key(t.client, t.method, text, field(t, t.branch), host, t.client ? 0 : t.port, key)) return false;
+
+  const uint64_t now = wheel_.now_ms();
+  while (finished_count_ > 0 && finished_[finished_head_ % config_.finished_max].expires_ms <= now)
+    drop_oldest_finished();
+  if (finished_count_ == config_.finished_max) {
+    counters_.finished_evicted.add();
+    drop_oldest_finished();
+  }
+  BufferRef buffer;
+  if (keep_size > 0) {
+    while (classes_[key_class].free.empty() && finished_count_ > 0) {
+      counters_.finished_evicted.add();
+      drop_oldest_finished();
+    }
+    if (classes_[key_class].free.empty()) return false;
+    char* to = compact_scratch_.get();
+    if (keep_flow != nullptr) std::memcpy(to, keep_flow, sizeof(Flow));
+    std::memcpy(to + (keep_flow != nullptr ? sizeof(Flow) : 0), keep.data(), keep.size());
+    if (store(buffer, std::string_view(to, keep_size), key_class) != TransactionError::none) return false;
+  }
+  const auto slot = static_cast<uint32_t>((finished_head_ + finished_count_) % config_.finished_max);
+  Finished& f = finished_[slot];
+  f.key = key;
+  f.expires_ms = now + linger_ms;
+  f.user_data = t.user_data;
+  if (++finished_serial_ == 0) finished_serial_ = 1;
+  f.serial = finished_serial_;
+  f.buffer = buffer.valid() ? buffer.index + 1 : 0;
+  f.size = static_cast<uint16_t>(keep_size);
+  f.last_status = t.last_status;
+  f.method = t.method;
+  f.kind = kind;
+  // Into the index; an equal key (a retransmission that made a new transaction after its record was
+  // dropped, then finished again) shadows nothing: the lookup finds the first, both expire in turn.
+  uint32_t i = key.lo & finished_index_mask_;
+  while (finished_index_[i] != 0) i = (i + 1) & finished_index_mask_;
+  finished_index_[i] = slot + 1;
+  ++finished_count_;
+  counters_.finished_live.set(finished_count_);
+  counters_.retired.add();
+  terminate_later(t);
+  return true;
 }
 
 void TransactionLayer::release(BufferRef& ref) {
@@ -582,23 +762,46 @@ Result<Received, TransactionError> TransactionLayer::receive_request(std::string
     if (resend) deliver(*t, bytes(t->extra), true, OnFailure::end_and_notify);
     return Received::retransmission;
   }
+  if (const Finished* f = find_finished_request(m, m.method)) {
+    counters_.retransmissions_absorbed.add();
+    if (f->kind == FinishedKind::server_resend && f->buffer != 0) {
+      if (sink_.send(bytes(BufferRef{key_class, f->buffer - 1, f->size}), from)) {
+        counters_.retransmissions_sent.add();
+      } else {
+        counters_.send_failures.add();
+      }
+    }
+    return Received::retransmission;
+  }
   if (m.method == Method::cancel) return receive_cancel(raw, m, from);
   auto created = create_server(raw, m, from);
   if (!created) return Unexpected{created.error()};
   Transaction& t = **created;
   t.tu_knows = true;
-  if (t.invite && config_.invite_trying) {
+  const TransactionId id = id_of(t);
+  receiving_ = &t;
+  receiving_view_ = &m;
+  user_.on_request(id, m, from);
+  // 17.2.1: the 100 is owed unless the TU answers within 200 ms; one that answered at once (a 407 challenge,
+  // a 486) owes none. The slot is still `t`: slots are only reused after a timer pass.
+  if (t.invite && config_.invite_trying && find_live(id) != nullptr && t.last_status == 0) {
     // The 100 is only a courtesy: if it cannot go, the TU's own responses will report the failure.
     (void)respond_to(
         t, 100, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
   }
-  user_.on_request(id_of(t), m, from);
+  receiving_ = nullptr;
+  receiving_view_ = nullptr;
   return Received::new_transaction;
 }
 
 Result<Received, TransactionError> TransactionLayer::receive_ack(const MessageView& m, const Flow& from) {
   Transaction* t = lookup(request_key(m, Method::invite));
   if (t == nullptr) {
+    if (const Finished* f = find_finished_request(m, Method::invite);
+        f != nullptr && f->kind == FinishedKind::server_confirmed) {
+      counters_.retransmissions_absorbed.add();
+      return Received::ack_absorbed;
+    }
     // The ACK for a 2xx carries a branch of its own: a transaction-less request for the TU (17.2.3, 13.3.1.4).
     user_.on_request(TransactionId{}, m, from);
     return Received::ack_to_tu;
@@ -610,7 +813,7 @@ Result<Received, TransactionError> TransactionLayer::receive_ack(const MessageVi
       wheel_.cancel(t->retransmit_timer);
       schedule(t->state_timer, t->flow.reliable() ? 0 : config_.t4_ms);
       release(t->extra);  // confirmed: the final response is not sent again
-      compact(*t);
+      if (t->flow.reliable() || !retire(*t, FinishedKind::server_confirmed, config_.t4_ms)) compact(*t);
       return Received::ack_absorbed;
     case TransactionState::confirmed: counters_.retransmissions_absorbed.add(); return Received::ack_absorbed;
     case TransactionState::accepted:
@@ -625,6 +828,18 @@ Result<Received, TransactionError> TransactionLayer::receive_cancel(std::string_
                                                                     const Flow& from) {
   // 9.2: the CANCEL targets the INVITE server transaction it would match if it were the INVITE.
   Transaction* invite = lookup(request_key(m, Method::invite));
+  if (invite == nullptr && find_finished_request(m, Method::invite) != nullptr) {
+    // The INVITE has its final response: the CANCEL has no effect, and is answered 200 all the same.
+    counters_.cancels_matched.add();
+    auto created = create_server(raw, m, from);
+    if (created) {
+      (void)respond_to(
+          **created, 200, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
+    } else {
+      (void)respond_stateless(m, from, 200);
+    }
+    return Received::cancel_accepted;
+  }
   if (invite == nullptr) {
     counters_.cancels_unmatched.add();
     (void)respond_stateless(m, from, 481);
@@ -653,6 +868,33 @@ Result<Received, TransactionError> TransactionLayer::receive_response(const Mess
   if (key.method == Method::other) key.method_text = m.cseq.method_text;
   key.branch = m.vias[0].branch;
   Transaction* found = lookup(key);
+  if (found == nullptr && has_cookie(key.branch)) {
+    FinishedKey fkey;
+    const Finished* f = nullptr;
+    if (finished_count_ > 0 && finished_key(true, key.method, key.method_text, key.branch, {}, 0, fkey))
+      f = find_finished(fkey);
+    if (f != nullptr) {
+      const uint16_t code = m.status_code;
+      if (f->kind == FinishedKind::client_accepted && is_2xx(code)) {
+        // RFC 6026 section 8.4 (accepted): every 2xx goes to the TU, which acknowledges it.
+        user_.on_response(record_id(static_cast<uint32_t>(f - finished_.get())), m, from);
+        return Received::response;
+      }
+      counters_.retransmissions_absorbed.add();
+      if (f->kind == FinishedKind::client_rejected && code >= 300 && f->buffer != 0) {
+        // 17.1.1.2: a retransmitted non-2xx final gets the ACK again, on the INVITE's flow.
+        const std::string_view stored = bytes(BufferRef{key_class, f->buffer - 1, f->size});
+        Flow to;
+        std::memcpy(&to, stored.data(), sizeof(Flow));
+        if (sink_.send(stored.substr(sizeof(Flow)), to)) {
+          counters_.retransmissions_sent.add();
+        } else {
+          counters_.send_failures.add();
+        }
+      }
+      return Received::response_absorbed;
+    }
+  }
   if (found == nullptr) {
     counters_.stray_responses.add();
     user_.on_response(TransactionId{}, m, from);
@@ -678,7 +920,9 @@ Result<Received, TransactionError> TransactionLayer::receive_response(const Mess
       schedule(t.state_timer, t.flow.reliable() ? 0 : config_.t4_ms);  // timer K
     }
     user_.on_response(id, m, from);
-    if (t.state == TransactionState::completed) compact(t);
+    if (t.state == TransactionState::completed &&
+        (t.flow.reliable() || !retire(t, FinishedKind::client_completed, config_.t4_ms)))
+      compact(t);
     return Received::response;
   }
   // 17.1.1.2, with the accepted state of RFC 6026.
@@ -711,7 +955,9 @@ Result<Received, TransactionError> TransactionLayer::receive_response(const Mess
     }
     // Every 2xx reaches the TU: it acknowledges each (13.2.2.4), and a retransmitted one means its ACK was lost.
     user_.on_response(id, m, from);
-    if (t.state == TransactionState::accepted) compact(t);
+    // Accepted (timer M): what is left is passing further 2xx to the TU, which a record does.
+    if (t.state == TransactionState::accepted && !retire(t, FinishedKind::client_accepted, 64ull * config_.t1_ms))
+      compact(t);
     return Received::response;
   }
   if (!open) {
@@ -735,7 +981,9 @@ Result<Received, TransactionError> TransactionLayer::receive_response(const Mess
   if (ack_size > 0 && store(t.extra, std::string_view(scratch_out_.get(), ack_size)) == TransactionError::none) {
     deliver(t, bytes(t.extra), false, OnFailure::end_and_notify);
   }
-  if (t.state == TransactionState::completed) compact(t);
+  if (t.state == TransactionState::completed &&
+      (t.flow.reliable() || !retire(t, FinishedKind::client_rejected, config_.timer_d_ms, bytes(t.extra), &t.flow)))
+    compact(t);
   return Received::response;
 }
 
@@ -764,8 +1012,11 @@ TransactionError TransactionLayer::respond_to(Transaction& t, uint16_t code, std
   if (code < 100 || code > 699) return TransactionError::build_failed;
   // Compacted (finished): only the keys are left, no request to build another response from.
   if (t.request.size_class == key_class) return TransactionError::bad_state;
-  if (!parse_stored(t)) return TransactionError::bad_message;
-  const MessageView& request = *scratch_view_;
+  // The request as it arrived while the TU answers from inside on_request() (a 407, a BYE's 200, the 100);
+  // later, the stored copy parsed again.
+  const MessageView* arrived = receiving_ == &t ? receiving_view_ : nullptr;
+  if (arrived == nullptr && !parse_stored(t)) return TransactionError::bad_message;
+  const MessageView& request = arrived != nullptr ? *arrived : *scratch_view_;
   // One To tag for every response of the transaction (the dialog's, 12.1.1); the TU's when it gives one.
   std::string_view tag;
   if (code > 100 && request.to.tag.empty()) {
@@ -815,7 +1066,10 @@ TransactionError TransactionLayer::respond_to(Transaction& t, uint16_t code, std
   if (!deliver(t, bytes(t.extra), false, on_failure)) return TransactionError::transport_error;
   // A final response ends what the request is needed for: from here on the transaction absorbs
   // retransmissions, and the TU retransmits a 2xx with retransmit_response() (the last response is kept).
-  if (t.state == TransactionState::completed || t.state == TransactionState::accepted) compact(t);
+  // A non-INVITE over UDP only has to answer retransmissions with this response (timer J): a record does.
+  const bool retired = t.state == TransactionState::completed && !t.invite && !t.flow.reliable() &&
+                       retire(t, FinishedKind::server_resend, 64ull * config_.t1_ms, bytes(t.extra));
+  if (!retired && (t.state == TransactionState::completed || t.state == TransactionState::accepted)) compact(t);
   return TransactionError::none;
 }
 
@@ -825,6 +1079,15 @@ TransactionError TransactionLayer::retransmit_response(TransactionId id) {
   if (t->client || !t->extra.valid()) return TransactionError::bad_state;
   if (!deliver(*t, bytes(t->extra), true, OnFailure::end)) return TransactionError::transport_error;
   return TransactionError::none;
+}
+
+void TransactionLayer::acknowledged(TransactionId id) {
+  Transaction* t = find_live(id);
+  if (t == nullptr || t->client || !t->invite || t->state != TransactionState::accepted) return;
+  // Over TCP no INVITE is retransmitted; over UDP the rest of timer L goes to a record.
+  if (t->flow.reliable() || !retire(*t, FinishedKind::server_accepted, 64ull * config_.t1_ms)) {
+    if (t->flow.reliable()) terminate_later(*t);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -853,7 +1116,11 @@ Result<TransactionId, TransactionError> TransactionLayer::start_client(std::stri
   key.method = m.method;
   if (key.method == Method::other) key.method_text = m.method_text;
   key.branch = m.vias[0].branch;
-  if (!insert(*t, key)) {
+  FinishedKey finished;
+  const bool recorded = finished_count_ > 0 &&
+                        finished_key(true, key.method, key.method_text, key.branch, {}, 0, finished) &&
+                        find_finished(finished) != nullptr;
+  if (recorded || !insert(*t, key)) {
     free_slot(*t);
     return Unexpected{TransactionError::duplicate};
   }
@@ -993,21 +1260,27 @@ TransactionState TransactionLayer::state(TransactionId id) const {
 }
 
 Method TransactionLayer::method(TransactionId id) const {
+  if (const Finished* f = find_record(id)) return f->method;
   const Transaction* t = find_in_use(id);
   return t == nullptr ? Method::other : t->method;
 }
 
 bool TransactionLayer::is_client(TransactionId id) const {
+  if (const Finished* f = find_record(id))
+    return f->kind == FinishedKind::client_completed || f->kind == FinishedKind::client_rejected ||
+           f->kind == FinishedKind::client_accepted;
   const Transaction* t = find_in_use(id);
   return t != nullptr && t->client;
 }
 
 uint16_t TransactionLayer::last_status(TransactionId id) const {
+  if (const Finished* f = find_record(id)) return f->last_status;
   const Transaction* t = find_in_use(id);
   return t == nullptr ? 0 : t->last_status;
 }
 
 uint64_t TransactionLayer::user_data(TransactionId id) const {
+  if (const Finished* f = find_record(id)) return f->user_data;
   const Transaction* t = find_in_use(id);
   return t == nullptr ? 0 : t->user_data;
 }

@@ -21,6 +21,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -139,18 +140,22 @@ struct TransactionConfig {
   uint32_t small_buffers = 0;  // 0: 2 * min(transactions_max, 8192): what transactions in progress hold
   uint32_t large_buffer_size = 65536;
   uint32_t large_buffers = 64;
-  // A finished transaction only absorbs retransmissions (timers D, I, J, K, L, M: up to 64*T1): it keeps its
-  // matching keys and, for a server, its last response, in one of these small buffers instead of the 4 KiB
-  // ones, when they fit (docs/transactions.md, "Finished transactions").
+  // A finished transaction only absorbs retransmissions (timers D, I, J, K, L, M: up to 64*T1). Over UDP it
+  // leaves its slot for a 48-byte record in a ring of finished_max (oldest first when full: a retransmission
+  // after that is treated as a new request / a stray response), with the bytes it may have to send again (the
+  // last response of a non-INVITE server, the ACK of a client INVITE) in a key_buffer_size buffer. What cannot
+  // become a record (RFC 2543 peers, bytes that do not fit) keeps its slot, with its keys and last response
+  // moved into these small buffers (docs/transactions.md, "Finished transactions").
   uint32_t key_buffer_size = 512;
-  uint32_t key_buffers = 0;  // 0: 2 * transactions_max
+  uint32_t key_buffers = 0;   // 0: 4 * transactions_max (pages are touched only when used)
+  uint32_t finished_max = 0;  // 0: 16 * transactions_max
   // RFC 3261 section 17.1.1.1 timer values; shorten them in tests only.
   uint32_t t1_ms = 500;
   uint32_t t2_ms = 4000;
   uint32_t t4_ms = 5000;
   uint32_t timer_d_ms = 32000;  // 17.1.1.2: "at least 32 seconds" over UDP
-  // Send 100 Trying as soon as an INVITE creates a server transaction (RFC 3261 section 17.2.1: required
-  // unless the TU answers within 200 ms).
+  // Send 100 Trying when an INVITE creates a server transaction and the TU has not answered it by the time
+  // on_request() returns (RFC 3261 section 17.2.1: required unless the TU answers within 200 ms).
   bool invite_trying = true;
   TokenKey token_key;               // for the To tags the layer generates; all zero: random_token_key()
   uint64_t token_counter_base = 0;  // give each shard its own range (see sip/builder.h)
@@ -168,6 +173,9 @@ struct TransactionConfig {
   X(table_full)                           \
   X(buffers_exhausted)                    \
   X(compacted)                            \
+  X(retired)                              \
+  X(finished_live)                        \
+  X(finished_evicted)                     \
   X(stray_responses)                      \
   X(send_failures)                        \
   X(transport_errors)                     \
@@ -205,6 +213,10 @@ class TransactionLayer {
   // Sends the last response of server transaction `id` again: the TU's 2xx retransmissions (RFC 3261
   // section 13.3.1.4) while the INVITE transaction is accepted.
   TransactionError retransmit_response(TransactionId id);
+  // The TU has the ACK for the 2xx of accepted INVITE server transaction `id` and sends the 2xx no more: the
+  // transaction ends for the TU (on_terminated follows), and over UDP a finished record absorbs the INVITE's
+  // retransmissions until timer L. Without this call the transaction stays accepted until timer L.
+  void acknowledged(TransactionId id);
 
   // Client transactions. Sends `request` (built by the TU, e.g. with build_request(); its top Via branch
   // must carry the magic cookie and be unique) to `to` and starts an INVITE or non-INVITE client transaction
@@ -229,7 +241,11 @@ class TransactionLayer {
 
   // Queries (false / defaults for a stale id). alive() and state() say whether the transaction still runs;
   // what it is (method, side, last status, user data) stays readable until on_terminated() for it returns,
-  // so on_timeout() and on_transport_error() can tell which request of theirs failed.
+  // so on_timeout() and on_transport_error() can tell which request of theirs failed. A transaction that
+  // finished over UDP ends for the TU at its final response (client non-INVITE and INVITE, server non-INVITE),
+  // at the ACK (server INVITE, non-2xx) or at acknowledged() (server INVITE, 2xx); a retransmitted 2xx that
+  // its record passes on afterwards (client INVITE, RFC 6026 accepted) comes with an id of the record's own,
+  // for which these queries answer until the record expires.
   bool alive(TransactionId id) const { return find_live(id) != nullptr; }
   TransactionState state(TransactionId id) const;
   Method method(TransactionId id) const;
@@ -244,6 +260,22 @@ class TransactionLayer {
 
  private:
   struct Transaction;
+  // Finished transactions (the record ring): what a transaction still does after it ends for the TU.
+  enum class FinishedKind : uint8_t {
+    server_resend,     // non-INVITE server, completed: a retransmitted request gets the last response again
+    server_confirmed,  // INVITE server, ACK for its non-2xx came: ACKs and INVITEs absorbed (timer I)
+    server_accepted,   // INVITE server, 2xx acknowledged: INVITEs absorbed, ACKs go to the TU (timer L)
+    client_completed,  // non-INVITE client: responses absorbed (timer K)
+    client_rejected,   // INVITE client, non-2xx final: its retransmissions get the ACK again (timer D)
+    client_accepted,   // INVITE client, 2xx: further 2xx go to the TU, the rest absorbed (timer M)
+  };
+  struct Finished;
+  struct FinishedKey {  // trivial: see Finished
+    uint64_t lo;
+    uint64_t hi;
+    friend bool operator==(const FinishedKey&, const FinishedKey&) = default;
+  };
+  static constexpr uint32_t finished_bit = 0x80000000u;  // in TransactionId::index: a record's id
   struct Timer : TimerEntry {
     TransactionLayer* layer = nullptr;
     uint32_t index = 0;
@@ -302,6 +334,19 @@ class TransactionLayer {
   static MatchKey request_key(const MessageView& m, Method method);
   void free_slot(Transaction& t);
 
+  // Finished records. retire() ends `t` and leaves a record of `kind` for `linger_ms` (with `keep` to send
+  // again, after `keep_flow` when given); false, with `t` untouched, when it cannot (RFC 2543 keys, too long
+  // a key, `keep` larger than a key buffer, no buffer even after dropping every record).
+  bool retire(Transaction& t, FinishedKind kind, uint64_t linger_ms, std::string_view keep = {},
+              const Flow* keep_flow = nullptr);
+  bool finished_key(bool client, Method method, std::string_view method_text, std::string_view branch,
+                    std::string_view host, uint16_t port, FinishedKey& out) const;
+  Finished* find_finished(const FinishedKey& key);
+  Finished* find_finished_request(const MessageView& m, Method method);
+  const Finished* find_record(TransactionId id) const;
+  TransactionId record_id(uint32_t slot) const;
+  void drop_oldest_finished();
+
   Result<Received, TransactionError> receive_request(std::string_view raw, const MessageView& m, const Flow& from);
   Result<Received, TransactionError> receive_ack(const MessageView& m, const Flow& from);
   Result<Received, TransactionError> receive_cancel(std::string_view raw, const MessageView& m, const Flow& from);
@@ -332,9 +377,25 @@ class TransactionLayer {
   BufferClass classes_[3];
   std::unique_ptr<char[]> compact_scratch_;
   std::unique_ptr<MessageView> scratch_view_;  // the stored messages are parsed again into this
-  std::unique_ptr<char[]> scratch_out_;        // responses, ACKs and CANCELs are built here
+  // The server transaction whose request is being handed to the TU, and that request as parsed on arrival:
+  // responses the TU makes meanwhile are built from it instead of parsing the stored copy again.
+  const Transaction* receiving_ = nullptr;
+  const MessageView* receiving_view_ = nullptr;
+  std::unique_ptr<char[]> scratch_out_;  // responses, ACKs and CANCELs are built here
   uint32_t scratch_out_size_ = 0;
   uint64_t token_counter_ = 0;
+  // The record ring, oldest first, and its open-addressing index (record slot + 1; 0: empty).
+  std::unique_ptr<Finished[]> finished_;
+  struct FreeDeleter {
+    void operator()(uint32_t* p) const { std::free(p); }
+  };
+  std::unique_ptr<uint32_t[], FreeDeleter> finished_index_;
+  uint32_t finished_index_mask_ = 0;
+  uint64_t finished_head_ = 0;  // position of the oldest record (slot = position % finished_max)
+  uint32_t finished_count_ = 0;
+  uint32_t finished_serial_ = 0;
+  // Record keys are XXH3-128 with this random secret: a peer cannot aim a request at another's record.
+  unsigned char finished_secret_[192] = {};
   TransactionCounters counters_;
 };
 

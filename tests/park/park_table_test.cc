@@ -409,6 +409,23 @@ TEST(ParkTable, RecallStates) {
   EXPECT_FALSE(table.release(a));
 }
 
+TEST(ParkTable, APostponedRecallChangesNothingThePhonesSee) {
+  ParkTable table(config(8));
+  const CallRef a = park_ok(table, request(acme, "103", 1));
+  report_all(table);
+  const uint64_t version = table.find_extension(acme, "103")->version();
+  EXPECT_TRUE(table.postpone_recall(a, 120'000));
+  EXPECT_EQ(table.get(a)->recall_at_ms(), 120'000U);
+  EXPECT_EQ(table.get(a)->state(), ParkState::parked);
+  EXPECT_EQ(table.get(a)->recall_count(), 0U);
+  EXPECT_EQ(table.find_extension(acme, "103")->version(), version);
+  EXPECT_FALSE(table.next_changed().has_value());  // no park-info owed
+  ASSERT_TRUE(table.start_recall(a));
+  EXPECT_FALSE(table.postpone_recall(a, 1));  // only a parked call
+  ASSERT_TRUE(table.finish(a, ParkState::expired));
+  EXPECT_FALSE(table.postpone_recall(a, 1));
+}
+
 TEST(ParkTable, VersionsOnlyGrowForAnExtension) {
   ParkTable table(config(8, 5'000));
   std::vector<uint64_t> versions;

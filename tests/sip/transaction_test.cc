@@ -272,16 +272,23 @@ TEST_F(TransactionTest, NonInviteClientCompletesOnFinalAndAbsorbsItsRetransmissi
   ASSERT_TRUE(id.ok());
   at(700);
   EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKn1", "OPTIONS"), udp_flow()), Received::response);
-  EXPECT_EQ(layer->state(*id), TransactionState::completed);
+  // Ended for the TU (readable until on_terminated), its slot given back; a record absorbs for timer K.
+  EXPECT_EQ(layer->state(*id), TransactionState::terminated);
   EXPECT_EQ(layer->last_status(*id), 200);
   at(1000);
+  EXPECT_EQ(user.first(Event::terminated)->at_ms, 700u);
+  EXPECT_EQ(layer->live(), 0u);
   EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKn1", "OPTIONS"), udp_flow()), Received::response_absorbed);
+  at(5'699);
+  EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKn1", "OPTIONS"), udp_flow()), Received::response_absorbed);
+  at(5'700);  // timer K = T4: the record no longer matches
+  EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKn1", "OPTIONS"), udp_flow()), Received::stray_response);
   at(40'000);
-  EXPECT_EQ(sink.count("OPTIONS"), 2u);  // the first send and the one at 500 ms
-  EXPECT_EQ(user.count(Event::response), 1u);
+  EXPECT_EQ(sink.count("OPTIONS"), 2u);        // the first send and the one at 500 ms
+  EXPECT_EQ(user.count(Event::response), 2u);  // the final, and the stray one after K
   EXPECT_EQ(user.count(Event::timeout), 0u);
-  EXPECT_EQ(user.first(Event::terminated)->at_ms, 5'700u);  // timer K = T4
-  EXPECT_EQ(layer->counters().retransmissions_absorbed.get(), 1u);
+  EXPECT_EQ(layer->counters().retransmissions_absorbed.get(), 2u);
+  EXPECT_EQ(layer->counters().retired.get(), 1u);
 }
 
 TEST_F(TransactionTest, NonInviteClientOverTcpNeverRetransmitsButTimesOut) {
@@ -335,7 +342,7 @@ TEST_F(TransactionTest, InviteClientStopsOnProvisionalAndAcknowledgesA486) {
 
   EXPECT_EQ(feed_ok(response_text(486, "Busy Here", "z9hG4bKi1", "INVITE", 1, "busy7"), udp_flow()),
             Received::response);
-  EXPECT_EQ(layer->state(*id), TransactionState::completed);
+  EXPECT_EQ(layer->state(*id), TransactionState::terminated);  // for the TU; a record answers for timer D
   const Sent* ack = sink.last("ACK");
   ASSERT_NE(ack, nullptr);
   // 17.1.1.3: same Request-URI, the INVITE's top Via (its branch), the response's To tag, CSeq number + ACK,
@@ -353,11 +360,17 @@ TEST_F(TransactionTest, InviteClientStopsOnProvisionalAndAcknowledgesA486) {
   EXPECT_EQ(feed_ok(response_text(486, "Busy Here", "z9hG4bKi1", "INVITE", 1, "busy7"), udp_flow()),
             Received::response_absorbed);
   EXPECT_EQ(sink.count("ACK"), 2u);
+  EXPECT_EQ(sink.last("ACK")->bytes, ack->bytes);
+  EXPECT_EQ(sink.last("ACK")->to.peer, udp_flow().peer);
   EXPECT_EQ(user.count(Event::response), 2u);  // 180 and 486
   at(60'000 + 31'999);
-  EXPECT_TRUE(layer->alive(*id));
-  at(60'000 + 32'000);  // timer D
-  EXPECT_FALSE(layer->alive(*id));
+  EXPECT_EQ(feed_ok(response_text(486, "Busy Here", "z9hG4bKi1", "INVITE", 1, "busy7"), udp_flow()),
+            Received::response_absorbed);
+  EXPECT_EQ(sink.count("ACK"), 3u);
+  at(60'000 + 32'000);  // timer D: the 486 is a stray response now, and nobody ACKs it
+  EXPECT_EQ(feed_ok(response_text(486, "Busy Here", "z9hG4bKi1", "INVITE", 1, "busy7"), udp_flow()),
+            Received::stray_response);
+  EXPECT_EQ(sink.count("ACK"), 3u);
 }
 
 TEST_F(TransactionTest, InviteClientOverTcpAcknowledgesAndEndsAtOnce) {
@@ -370,18 +383,30 @@ TEST_F(TransactionTest, InviteClientOverTcpAcknowledgesAndEndsAtOnce) {
 }
 
 TEST_F(TransactionTest, InviteClientPassesEvery2xxToTheTuUntilTimerM) {
-  auto id = layer->start_client(client_request("INVITE", "i1"), udp_flow());
+  auto id = layer->start_client(client_request("INVITE", "i1"), udp_flow(), 77);
   ASSERT_TRUE(id.ok());
   at(100);
   EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKi1", "INVITE"), udp_flow()), Received::response);
-  EXPECT_EQ(layer->state(*id), TransactionState::accepted);
-  EXPECT_EQ(sink.count("ACK"), 0u);  // the ACK for a 2xx is the TU's (13.2.2.4)
+  EXPECT_EQ(user.events.back().id, *id);
+  EXPECT_EQ(layer->state(*id), TransactionState::terminated);  // a record stands in for it until timer M
+  EXPECT_EQ(sink.count("ACK"), 0u);                            // the ACK for a 2xx is the TU's (13.2.2.4)
   at(600);
+  EXPECT_EQ(user.first(Event::terminated)->id, *id);
   EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKi1", "INVITE"), udp_flow()), Received::response);
   EXPECT_EQ(user.count(Event::response), 2u);
+  // The record's own id: what the request was and whose it is stay readable.
+  const TransactionId record = user.events.back().id;
+  EXPECT_TRUE(record.valid());
+  EXPECT_NE(record, *id);
+  EXPECT_EQ(layer->user_data(record), 77u);
+  EXPECT_EQ(layer->method(record), Method::invite);
+  EXPECT_TRUE(layer->is_client(record));
+  EXPECT_EQ(layer->last_status(record), 200);
+  EXPECT_FALSE(layer->alive(record));
+  // A provisional or another final for it is absorbed.
+  EXPECT_EQ(feed_ok(response_text(180, "Ringing", "z9hG4bKi1", "INVITE"), udp_flow()), Received::response_absorbed);
   EXPECT_EQ(sink.count("INVITE"), 1u);  // no retransmission after the 2xx
   at(100 + 32'000);
-  EXPECT_FALSE(layer->alive(*id));
   EXPECT_EQ(user.count(Event::timeout), 0u);
   // After the transaction: a stray 2xx still reaches the TU (18.1.2), with no transaction.
   EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKi1", "INVITE"), udp_flow()), Received::stray_response);
@@ -425,12 +450,12 @@ TEST_F(TransactionTest, ClientCancelWaitsForAProvisionalAndHasItsOwnTransaction)
   EXPECT_EQ(layer->state(*invite), TransactionState::proceeding);
   // A second cancel() once proceeding starts a CANCEL at once.
   auto second = layer->cancel(*invite);
-  ASSERT_FALSE(second.ok());  // the branch + CANCEL transaction exists already
+  ASSERT_FALSE(second.ok());  // the branch + CANCEL transaction has finished, its record is still there
   EXPECT_EQ(second.error(), TransactionError::duplicate);
   EXPECT_EQ(feed_ok(response_text(487, "Request Terminated", "z9hG4bKc1", "INVITE"), udp_flow()), Received::response);
   auto late = layer->cancel(*invite);
   ASSERT_FALSE(late.ok());
-  EXPECT_EQ(late.error(), TransactionError::bad_state);
+  EXPECT_EQ(late.error(), TransactionError::unknown_transaction);  // ended with its final response
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -443,7 +468,7 @@ TEST_F(TransactionTest, InviteServerSendsTryingAndResendsTheLastProvisional) {
   EXPECT_EQ(feed_ok(request_text(invite), udp_flow()), Received::new_transaction);
   ASSERT_TRUE(id.valid());
   EXPECT_EQ(layer->state(id), TransactionState::proceeding);
-  ASSERT_EQ(sink.count("SIP/2.0 100 Trying"), 1u);  // at once (17.2.1)
+  ASSERT_EQ(sink.count("SIP/2.0 100 Trying"), 1u);  // the TU has not answered: at once (17.2.1)
   EXPECT_EQ(sink.sent[0].to.peer, udp_flow().peer);
   EXPECT_EQ(feed_ok(request_text(invite), udp_flow()), Received::retransmission);
   EXPECT_EQ(sink.count("SIP/2.0 100 Trying"), 2u);
@@ -456,6 +481,24 @@ TEST_F(TransactionTest, InviteServerSendsTryingAndResendsTheLastProvisional) {
   EXPECT_EQ(sink.last("SIP/2.0 180")->bytes, ringing->bytes);
   EXPECT_EQ(user.count(Event::request), 1u);
   EXPECT_EQ(layer->counters().retransmissions_absorbed.get(), 2u);
+}
+
+TEST_F(TransactionTest, AnInviteTheTuAnswersAtOnceGetsNo100) {
+  // A 407 challenge (or any answer) from inside on_request: the 100 would only cost a datagram.
+  user.request_hook = [&](TransactionId t, const MessageView&) {
+    EXPECT_EQ(layer->respond(t, 407), TransactionError::none);
+  };
+  EXPECT_EQ(feed_ok(request_text(req("INVITE", "z9hG4bKq1")), udp_flow()), Received::new_transaction);
+  EXPECT_EQ(sink.count("SIP/2.0 100"), 0u);
+  EXPECT_EQ(sink.count("SIP/2.0 407"), 1u);
+  EXPECT_EQ(sink.sent.size(), 1u);
+  // A provisional answer from the TU replaces it too.
+  user.request_hook = [&](TransactionId t, const MessageView&) {
+    EXPECT_EQ(layer->respond(t, 180), TransactionError::none);
+  };
+  EXPECT_EQ(feed_ok(request_text(req("INVITE", "z9hG4bKq2")), udp_flow()), Received::new_transaction);
+  EXPECT_EQ(sink.count("SIP/2.0 100"), 0u);
+  EXPECT_EQ(sink.count("SIP/2.0 180"), 1u);
 }
 
 TEST_F(TransactionTest, InviteServerRetransmitsANon2xxOnTimerGUntilTheAck) {
@@ -478,14 +521,16 @@ TEST_F(TransactionTest, InviteServerRetransmitsANon2xxOnTimerGUntilTheAck) {
   ack.method = "ACK";
   ack.to_tag = tag.substr(at_tag + 5, 16);
   EXPECT_EQ(feed_ok(request_text(ack), udp_flow()), Received::ack_absorbed);
-  EXPECT_EQ(layer->state(id), TransactionState::confirmed);
+  EXPECT_EQ(layer->state(id), TransactionState::terminated);  // confirmed: a record absorbs for timer I
   EXPECT_EQ(feed_ok(request_text(ack), udp_flow()), Received::ack_absorbed);
   at(8'000 + 4'999);
-  EXPECT_EQ(sink.count("SIP/2.0 486"), 6u);
-  EXPECT_TRUE(layer->alive(id));
-  at(8'000 + 5'000);  // timer I = T4
-  EXPECT_FALSE(layer->alive(id));
-  EXPECT_EQ(user.count(Event::request), 1u);
+  EXPECT_EQ(sink.count("SIP/2.0 486"), 6u);  // G stopped
+  EXPECT_EQ(feed_ok(request_text(ack), udp_flow()), Received::ack_absorbed);
+  EXPECT_EQ(feed_ok(request_text(invite), udp_flow()), Received::retransmission);
+  EXPECT_EQ(sink.count("SIP/2.0 486"), 6u);  // confirmed: the final is not sent again
+  at(8'000 + 5'000);                         // timer I = T4: an ACK is the TU's again
+  EXPECT_EQ(feed_ok(request_text(ack), udp_flow()), Received::ack_to_tu);
+  EXPECT_EQ(user.count(Event::request), 2u);
   EXPECT_EQ(user.count(Event::timeout), 0u);
 }
 
@@ -549,6 +594,49 @@ TEST_F(TransactionTest, InviteServer2xxIsAcceptedUntilTimerLAndTheAckGoesToTheTu
   EXPECT_FALSE(layer->alive(id));
 }
 
+TEST_F(TransactionTest, AnAcknowledged2xxLeavesARecordThatAbsorbsTheInviteUntilTimerL) {
+  RequestSpec invite = req("INVITE", "z9hG4bKs1");
+  TransactionId id;
+  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
+  feed_ok(request_text(invite), udp_flow());
+  at(100);
+  EXPECT_EQ(layer->respond(id, 200, {}, "t2"), TransactionError::none);
+  at(200);
+  layer->acknowledged(id);  // the TU has its ACK
+  EXPECT_EQ(layer->state(id), TransactionState::terminated);
+  EXPECT_EQ(layer->retransmit_response(id), TransactionError::unknown_transaction);
+  at(300);
+  EXPECT_EQ(user.first(Event::terminated)->id, id);
+  EXPECT_EQ(layer->live(), 0u);
+  // A late retransmission of the INVITE is absorbed, not a new call; an ACK reusing its branch is the TU's.
+  EXPECT_EQ(feed_ok(request_text(invite), udp_flow()), Received::retransmission);
+  RequestSpec ack = invite;
+  ack.method = "ACK";
+  ack.to_tag = "t2";
+  EXPECT_EQ(feed_ok(request_text(ack), udp_flow()), Received::ack_to_tu);
+  EXPECT_EQ(sink.count("SIP/2.0 200"), 1u);
+  // A CANCEL for it finds it answered: 200, no effect.
+  RequestSpec cancel = invite;
+  cancel.method = "CANCEL";
+  EXPECT_EQ(feed_ok(request_text(cancel), udp_flow()), Received::cancel_accepted);
+  EXPECT_EQ(sink.count("SIP/2.0 200"), 2u);
+  EXPECT_EQ(user.count(Event::cancel), 0u);
+  at(200 + 32'000);  // the rest of timer L: the same INVITE is a new request again
+  EXPECT_EQ(feed_ok(request_text(invite), udp_flow()), Received::new_transaction);
+}
+
+TEST_F(TransactionTest, AnAcknowledged2xxOverTcpEndsAtOnce) {
+  TransactionId id;
+  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
+  feed_ok(request_text(req("INVITE", "z9hG4bKs1")), tcp_flow());
+  EXPECT_EQ(layer->respond(id, 200, {}, "t2"), TransactionError::none);
+  layer->acknowledged(id);
+  at(0);
+  EXPECT_FALSE(layer->alive(id));
+  EXPECT_EQ(user.count(Event::terminated), 1u);
+  EXPECT_EQ(layer->counters().retired.get(), 0u);
+}
+
 TEST_F(TransactionTest, NonInviteServerResendsTheFinalAndEndsAfterTimerJ) {
   RequestSpec bye = req("BYE", "z9hG4bKb1").set_to_tag("b2");
   TransactionId id;
@@ -560,26 +648,30 @@ TEST_F(TransactionTest, NonInviteServerResendsTheFinalAndEndsAfterTimerJ) {
   EXPECT_EQ(sink.sent.size(), 0u);
   at(100);
   EXPECT_EQ(layer->respond(id, 200), TransactionError::none);
-  EXPECT_EQ(layer->state(id), TransactionState::completed);
+  EXPECT_EQ(layer->state(id), TransactionState::terminated);  // completed: a record answers for timer J
   EXPECT_EQ(feed_ok(request_text(bye), udp_flow()), Received::retransmission);
   EXPECT_EQ(sink.count("SIP/2.0 200"), 2u);
   EXPECT_EQ(sink.sent[0].bytes, sink.sent[1].bytes);
   // The request's To tag is kept; no second tag is added.
   EXPECT_NE(sink.sent[0].bytes.find("To: <sip:bob@acme.example.com>;tag=b2\r\n"), std::string::npos);
+  // The same branch from another sent-by is another transaction (17.2.3).
+  RequestSpec elsewhere = bye;
+  elsewhere.via_host = "192.0.2.99";
+  EXPECT_EQ(feed_ok(request_text(elsewhere), udp_flow()), Received::new_transaction);
+  EXPECT_EQ(layer->respond(id, 481), TransactionError::none);
   at(100 + 31'999);
-  EXPECT_TRUE(layer->alive(id));
+  EXPECT_EQ(feed_ok(request_text(bye), udp_flow()), Received::retransmission);
+  EXPECT_EQ(sink.count("SIP/2.0 200"), 3u);
   at(100 + 32'000);  // timer J = 64*T1
-  EXPECT_FALSE(layer->alive(id));
-  EXPECT_EQ(sink.count("SIP/2.0 200"), 2u);  // never retransmitted on a timer
   // After J the same request is a new transaction.
   EXPECT_EQ(feed_ok(request_text(bye), udp_flow()), Received::new_transaction);
 }
 
-TEST_F(TransactionTest, FinishedTransactionsGiveBackTheirMessageBuffers) {
-  // Four 4 KiB buffers: without compaction two answered BYEs (request + response each) would hold them all
-  // for timer J. Finished transactions keep their keys and response in key buffers instead.
+TEST_F(TransactionTest, FinishedTransactionsGiveBackTheirSlotsAndBuffers) {
+  // Four slots and four 4 KiB buffers: ten answered BYEs would need ten of each for timer J if finished
+  // transactions kept them. Records keep the key and the response instead.
   TransactionConfig config;
-  config.transactions_max = 64;
+  config.transactions_max = 4;
   config.small_buffers = 4;
   make(config);
   std::vector<TransactionId> ids;
@@ -588,15 +680,73 @@ TEST_F(TransactionTest, FinishedTransactionsGiveBackTheirMessageBuffers) {
     RequestSpec bye = req("BYE", "z9hG4bKc" + std::to_string(i)).set_to_tag("b2");
     ASSERT_EQ(feed_ok(request_text(bye), udp_flow()), Received::new_transaction) << i;
     ASSERT_EQ(layer->respond(ids.back(), 200), TransactionError::none) << i;
-    EXPECT_EQ(layer->state(ids.back()), TransactionState::completed);
+    at(static_cast<uint64_t>(i) + 1);  // the slot goes back at the next timer pass
   }
-  EXPECT_EQ(layer->counters().compacted.get(), 10u);
+  EXPECT_EQ(layer->counters().retired.get(), 10u);
+  EXPECT_EQ(layer->counters().finished_live.get(), 10u);
+  EXPECT_EQ(layer->counters().table_full.get(), 0u);
   EXPECT_EQ(layer->counters().buffers_exhausted.get(), 0u);
-  // A finished transaction still matches its retransmitted request and sends the same final again.
-  const size_t before = sink.count("SIP/2.0 200");
-  EXPECT_EQ(feed_ok(request_text(req("BYE", "z9hG4bKc0").set_to_tag("b2")), udp_flow()), Received::retransmission);
-  EXPECT_EQ(sink.count("SIP/2.0 200"), before + 1);
-  EXPECT_EQ(sink.sent.back().bytes, sink.sent.front().bytes);
+  EXPECT_EQ(layer->live(), 0u);
+  // Each record still matches its retransmitted request and sends the same final again.
+  for (int i : {0, 9}) {
+    const size_t before = sink.count("SIP/2.0 200");
+    EXPECT_EQ(feed_ok(request_text(req("BYE", "z9hG4bKc" + std::to_string(i)).set_to_tag("b2")), udp_flow()),
+              Received::retransmission);
+    EXPECT_EQ(sink.count("SIP/2.0 200"), before + 1);
+    EXPECT_EQ(sink.sent.back().bytes, sink.sent[static_cast<size_t>(i)].bytes);
+  }
+}
+
+TEST_F(TransactionTest, AFullRecordRingDropsTheOldestRecordFirst) {
+  TransactionConfig config;
+  config.finished_max = 4;
+  make(config);
+  TransactionId id;
+  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
+  auto bye = [](int i) { return request_text(req("BYE", "z9hG4bKe" + std::to_string(i)).set_to_tag("b2")); };
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_EQ(feed_ok(bye(i), udp_flow()), Received::new_transaction);
+    ASSERT_EQ(layer->respond(id, 200), TransactionError::none);
+  }
+  EXPECT_EQ(layer->counters().finished_evicted.get(), 2u);
+  EXPECT_EQ(layer->counters().finished_live.get(), 4u);
+  // The two oldest are forgotten: their retransmission is a request again (the TU answers it, e.g. 481).
+  EXPECT_EQ(feed_ok(bye(0), udp_flow()), Received::new_transaction);
+  EXPECT_EQ(layer->respond(id, 481), TransactionError::none);
+  EXPECT_EQ(feed_ok(bye(5), udp_flow()), Received::retransmission);
+}
+
+TEST_F(TransactionTest, RecordsWaitingForAKeyBufferMakeRoomOldestFirst) {
+  TransactionConfig config;
+  config.key_buffers = 2;
+  make(config);
+  TransactionId id;
+  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
+  auto bye = [](int i) { return request_text(req("BYE", "z9hG4bKk" + std::to_string(i)).set_to_tag("b2")); };
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(feed_ok(bye(i), udp_flow()), Received::new_transaction);
+    ASSERT_EQ(layer->respond(id, 200), TransactionError::none);
+  }
+  EXPECT_EQ(layer->counters().finished_evicted.get(), 1u);
+  EXPECT_EQ(feed_ok(bye(1), udp_flow()), Received::retransmission);
+  EXPECT_EQ(feed_ok(bye(2), udp_flow()), Received::retransmission);
+}
+
+TEST_F(TransactionTest, AnRfc2543TransactionKeepsItsSlotWithItsKeysCompacted) {
+  // Without the magic cookie the key is the whole request's identity (17.2.3): such a transaction is not
+  // made a record; it keeps its slot until timer J, with its keys and response in a key buffer.
+  TransactionId id;
+  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
+  const std::string bye = request_text(req("BYE", "old1").set_to_tag("b2"));
+  ASSERT_EQ(feed_ok(bye, udp_flow()), Received::new_transaction);
+  ASSERT_EQ(layer->respond(id, 200), TransactionError::none);
+  EXPECT_EQ(layer->state(id), TransactionState::completed);
+  EXPECT_EQ(layer->counters().compacted.get(), 1u);
+  EXPECT_EQ(layer->counters().retired.get(), 0u);
+  EXPECT_EQ(feed_ok(bye, udp_flow()), Received::retransmission);
+  EXPECT_EQ(sink.count("SIP/2.0 200"), 2u);
+  at(32'000);
+  EXPECT_FALSE(layer->alive(id));
 }
 
 TEST_F(TransactionTest, NonInviteServerOverTcpEndsRightAfterTheFinal) {
