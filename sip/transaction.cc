@@ -183,7 +183,7 @@ TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& 
   compact_scratch_.reset(new char[config_.key_buffer_size]);
   static_assert(sizeof(Finished) == 48 && std::is_trivial_v<Finished>);  // docs/transactions.md
   // The record ring is never read before it is written (serial 0 marks nothing; slots are written in order).
-  finished_.reset(new Finished[config_.finished_max]);
+  finished_ = std::make_unique_for_overwrite<Finished[]>(config_.finished_max);
   uint32_t index_size = 2;
   while (index_size < 2 * config_.finished_max) index_size *= 2;
   // calloc: the kernel's zero pages, touched only when a record lands on them.
