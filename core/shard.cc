@@ -287,11 +287,14 @@ void Shard::sample_pressure() {
   }
   receive_queue_bytes_ = deepest;
   counters_.receive_queue_max_bytes.max(deepest);
+  if (deepest < overload_high_) above_high_since_ms_ = UINT64_MAX;
   const Pressure before = pressure_;
   if (deepest >= overload_critical_) {
     pressure_ = Pressure::critical;
   } else if (deepest >= overload_high_) {
-    if (pressure_ == Pressure::normal) pressure_ = Pressure::high;
+    if (above_high_since_ms_ == UINT64_MAX) above_high_since_ms_ = now_ms_;
+    if (pressure_ == Pressure::normal && now_ms_ - above_high_since_ms_ >= config_.overload_grace_ms)
+      pressure_ = Pressure::high;
   } else if (deepest > overload_low_) {
     if (pressure_ == Pressure::critical) pressure_ = Pressure::high;
   } else {

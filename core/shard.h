@@ -117,6 +117,10 @@ struct ShardConfig {
   // when the queue reaches the receive buffer; the room above the high watermark absorbs stalls.
   unsigned overload_high_bytes = 0;
   unsigned overload_low_bytes = 0;
+  // How long the queue must stay at or above the high mark before the shard is under pressure: a shard that
+  // stalled (a page fault storm, a preempted vCPU) and then works its backlog off within this time costs its
+  // callers latency, not answers. The critical mark applies at once.
+  unsigned overload_grace_ms = 100;
   // Critical from this many bytes on: every new request is shed. 0: half the socket's receive buffer (4 MiB
   // with the node's request) but at least twice the high mark: where the kernel is about to drop.
   unsigned overload_critical_bytes = 0;
@@ -278,6 +282,7 @@ class Shard {
   uint64_t overload_critical_ = 0;
   uint64_t receive_queue_bytes_ = 0;
   uint64_t sampled_ms_ = UINT64_MAX;
+  uint64_t above_high_since_ms_ = UINT64_MAX;  // since when the samples are at or above the high mark
   Pressure pressure_ = Pressure::normal;
   ShardCounters counters_;
 };

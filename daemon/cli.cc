@@ -23,7 +23,7 @@ bool takes_value(std::string_view flag) {
          flag == "--tcp-idle-timeout-s" || flag == "--digest-prefer" || flag == "--calls-max" ||
          flag == "--calls-max-per-tenant" || flag == "--ring-timeout-s" || flag == "--sip-t1-ms" ||
          flag == "--parked-max" || flag == "--parked-max-per-tenant" || flag == "--overload-high-kb" ||
-         flag == "--overload-low-kb" || flag == "--transactions-max";
+         flag == "--overload-low-kb" || flag == "--overload-grace-ms" || flag == "--transactions-max";
 }
 
 }  // namespace
@@ -147,6 +147,11 @@ Result<Options, std::string> parse_cli(std::span<const char* const> args) {
       if (!parse_number(value, v) || v < 1 || v > 1048576)
         return Error{std::string(flag) + " " + std::string(value) + ": expected a number of KiB from 1 to 1048576"};
       (flag == "--overload-high-kb" ? o.overload_high_kb : o.overload_low_kb) = v;
+    } else if (flag == "--overload-grace-ms") {
+      unsigned v = 0;
+      if (!parse_number(value, v) || v > 10000)
+        return Error{std::string(flag) + " " + std::string(value) + ": expected a number of ms from 0 to 10000"};
+      o.overload_grace_ms = v;
     } else {
       return Error{"unknown option '" + std::string(arg) + "' (see parkd --help)"};
     }
@@ -189,6 +194,8 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
                             (default 256, at most a quarter of the socket's receive buffer)
   --overload-low-kb N       ... until the queue is this short again (default a quarter of the high
                             mark); see docs/limits.md, "Overload"
+  --overload-grace-ms N     ... once the queue has stayed at the high mark this long (default 100;
+                            a shard that stalled and catches up within it sheds nothing)
   --help                this text
   --version             print the version
 

@@ -52,6 +52,7 @@ struct Options {
   // Overload watermarks on a shard's UDP receive queue, KiB (docs/limits.md); 0: from the receive buffer.
   unsigned overload_high_kb = 0;
   unsigned overload_low_kb = 0;
+  unsigned overload_grace_ms = 100;  // the queue over the high mark this long before shedding
   bool help = false;
   bool version = false;
 };

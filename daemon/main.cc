@@ -75,6 +75,7 @@ parkd::NodeConfig node_config(const parkd::daemon::Options& options) {
   config.shard.tcp_idle_timeout_ms = options.tcp_idle_timeout_s * 1000;
   config.shard.overload_high_bytes = options.overload_high_kb * 1024;
   config.shard.overload_low_bytes = options.overload_low_kb * 1024;
+  config.shard.overload_grace_ms = options.overload_grace_ms;
   return config;
 }
 

@@ -148,9 +148,11 @@ TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& 
     : config_(config), wheel_(wheel), sink_(sink), user_(user) {
   if (config_.transactions_max == 0) config_.transactions_max = 1;
   if (config_.small_buffers == 0) config_.small_buffers = 2 * std::min<uint32_t>(config_.transactions_max, 8192);
-  if (config_.key_buffers == 0) config_.key_buffers = 4 * config_.transactions_max;
+  if (config_.key_buffers == 0) config_.key_buffers = 8 * config_.transactions_max;
   if (config_.finished_max == 0) config_.finished_max = 16 * config_.transactions_max;
-  config_.finished_max = std::min(config_.finished_max, finished_bit - 1);
+  if (config_.finished_short_max == 0) config_.finished_short_max = 4 * config_.transactions_max;
+  config_.finished_max = std::min(config_.finished_max, finished_bit / 2);
+  config_.finished_short_max = std::min(config_.finished_short_max, finished_bit / 2 - 1);
   if (config_.large_buffer_size < config_.small_buffer_size) config_.large_buffer_size = config_.small_buffer_size;
   const uint32_t count = config_.transactions_max;
   transactions_ = std::make_unique<Transaction[]>(count);
@@ -183,9 +185,15 @@ TransactionLayer::TransactionLayer(const TransactionConfig& config, TimerWheel& 
   compact_scratch_.reset(new char[config_.key_buffer_size]);
   static_assert(sizeof(Finished) == 48 && std::is_trivial_v<Finished>);  // docs/transactions.md
   // The record ring is never read before it is written (serial 0 marks nothing; slots are written in order).
-  finished_ = std::make_unique_for_overwrite<Finished[]>(config_.finished_max);
+  // One array, two rings: records that linger T4 (timers I, K) and those that linger 64*T1 (D, J, L, M). In
+  // each ring every record lives equally long, so the oldest is always the first to expire.
+  const uint32_t records = config_.finished_short_max + config_.finished_max;
+  finished_ = std::make_unique_for_overwrite<Finished[]>(records);
+  rings_[0].capacity = config_.finished_short_max;
+  rings_[1].base = config_.finished_short_max;
+  rings_[1].capacity = config_.finished_max;
   uint32_t index_size = 2;
-  while (index_size < 2 * config_.finished_max) index_size *= 2;
+  while (index_size < 2 * records) index_size *= 2;
   // calloc: the kernel's zero pages, touched only when a record lands on them.
   finished_index_.reset(static_cast<uint32_t*>(std::calloc(index_size, sizeof(uint32_t))));
   if (!finished_index_) throw std::bad_alloc();
@@ -423,11 +431,11 @@ TransactionLayer::Finished* TransactionLayer::find_finished_request(const Messag
 const TransactionLayer::Finished* TransactionLayer::find_record(TransactionId id) const {
   if (!id.valid() || (id.index & finished_bit) == 0) return nullptr;
   const uint32_t slot = id.index & ~finished_bit;
-  if (slot >= config_.finished_max || finished_count_ == 0) return nullptr;
-  // Only slots between the head and the tail were written.
-  const uint64_t position =
-      finished_head_ + (slot + config_.finished_max - finished_head_ % config_.finished_max) % config_.finished_max;
-  if (position >= finished_head_ + finished_count_) return nullptr;
+  const Ring& ring = rings_[slot >= rings_[1].base ? 1 : 0];
+  if (slot - ring.base >= ring.capacity || ring.count == 0) return nullptr;
+  // Only slots between the ring's head and its tail were written.
+  const uint64_t offset = (slot - ring.base + ring.capacity - ring.head % ring.capacity) % ring.capacity;
+  if (offset >= ring.count) return nullptr;
   const Finished& f = finished_[slot];
   return f.serial == id.generation ? &f : nullptr;
 }
@@ -436,8 +444,8 @@ TransactionId TransactionLayer::record_id(uint32_t slot) const {
   return TransactionId{finished_bit | slot, finished_[slot].serial};
 }
 
-void TransactionLayer::drop_oldest_finished() {
-  const auto slot = static_cast<uint32_t>(finished_head_ % config_.finished_max);
+void TransactionLayer::drop_oldest_finished(Ring& ring) {
+  const auto slot = ring.base + static_cast<uint32_t>(ring.head % ring.capacity);
   Finished& f = finished_[slot];
   // Out of the index, by backward-shift deletion as in erase().
   uint32_t i = f.key.lo & finished_index_mask_;
@@ -460,7 +468,8 @@ void TransactionLayer::drop_oldest_finished() {
     release(ref);
   }
   f.serial = 0;
-  ++finished_head_;
+  ++ring.head;
+  --ring.count;
   --finished_count_;
   counters_.finished_live.set(finished_count_);
 }
@@ -478,17 +487,21 @@ bool TransactionLayer::retire(Transaction& t, FinishedKind kind, uint64_t linger
   if (!finished_key(t.client, t.method, text, field(t, t.branch), host, t.client ? 0 : t.port, key)) return false;
 
   const uint64_t now = wheel_.now_ms();
-  while (finished_count_ > 0 && finished_[finished_head_ % config_.finished_max].expires_ms <= now)
-    drop_oldest_finished();
-  if (finished_count_ == config_.finished_max) {
+  for (Ring& r : rings_) {
+    while (r.count > 0 && finished_[r.base + r.head % r.capacity].expires_ms <= now) drop_oldest_finished(r);
+  }
+  Ring& ring = rings_[linger_ms > config_.t4_ms ? 1 : 0];
+  if (ring.capacity == 0) return false;
+  if (ring.count == ring.capacity) {
     counters_.finished_evicted.add();
-    drop_oldest_finished();
+    drop_oldest_finished(ring);
   }
   BufferRef buffer;
   if (keep_size > 0) {
-    while (classes_[key_class].free.empty() && finished_count_ > 0) {
+    // Only the long ring's records (J, D) hold buffers.
+    while (classes_[key_class].free.empty() && rings_[1].count > 0) {
       counters_.finished_evicted.add();
-      drop_oldest_finished();
+      drop_oldest_finished(rings_[1]);
     }
     if (classes_[key_class].free.empty()) return false;
     char* to = compact_scratch_.get();
@@ -496,7 +509,7 @@ bool TransactionLayer::retire(Transaction& t, FinishedKind kind, uint64_t linger
     std::memcpy(to + (keep_flow != nullptr ? sizeof(Flow) : 0), keep.data(), keep.size());
     if (store(buffer, std::string_view(to, keep_size), key_class) != TransactionError::none) return false;
   }
-  const auto slot = static_cast<uint32_t>((finished_head_ + finished_count_) % config_.finished_max);
+  const auto slot = ring.base + static_cast<uint32_t>((ring.head + ring.count) % ring.capacity);
   Finished& f = finished_[slot];
   f.key = key;
   f.expires_ms = now + linger_ms;
@@ -513,6 +526,7 @@ bool TransactionLayer::retire(Transaction& t, FinishedKind kind, uint64_t linger
   uint32_t i = key.lo & finished_index_mask_;
   while (finished_index_[i] != 0) i = (i + 1) & finished_index_mask_;
   finished_index_[i] = slot + 1;
+  ++ring.count;
   ++finished_count_;
   counters_.finished_live.set(finished_count_);
   counters_.retired.add();

@@ -141,14 +141,16 @@ struct TransactionConfig {
   uint32_t large_buffer_size = 65536;
   uint32_t large_buffers = 64;
   // A finished transaction only absorbs retransmissions (timers D, I, J, K, L, M: up to 64*T1). Over UDP it
-  // leaves its slot for a 48-byte record in a ring of finished_max (oldest first when full: a retransmission
-  // after that is treated as a new request / a stray response), with the bytes it may have to send again (the
-  // last response of a non-INVITE server, the ACK of a client INVITE) in a key_buffer_size buffer. What cannot
-  // become a record (RFC 2543 peers, bytes that do not fit) keeps its slot, with its keys and last response
-  // moved into these small buffers (docs/transactions.md, "Finished transactions").
+  // leaves its slot for a 48-byte record in one of two rings, by how long it lingers (oldest first when full:
+  // a retransmission after that is treated as a new request / a stray response), with the bytes it may have
+  // to send again (the last response of a non-INVITE server, the ACK of a client INVITE) in a key_buffer_size
+  // buffer. What cannot become a record (RFC 2543 peers, bytes that do not fit) keeps its slot, with its keys
+  // and last response moved into these small buffers (docs/transactions.md, "Finished transactions").
+  // Pages of all of these are touched only when used.
   uint32_t key_buffer_size = 512;
-  uint32_t key_buffers = 0;   // 0: 4 * transactions_max (pages are touched only when used)
-  uint32_t finished_max = 0;  // 0: 16 * transactions_max
+  uint32_t key_buffers = 0;         // 0: 8 * transactions_max
+  uint32_t finished_max = 0;        // records lingering 64*T1 (D, J, L, M); 0: 16 * transactions_max
+  uint32_t finished_short_max = 0;  // records lingering T4 (I, K); 0: 4 * transactions_max
   // RFC 3261 section 17.1.1.1 timer values; shorten them in tests only.
   uint32_t t1_ms = 500;
   uint32_t t2_ms = 4000;
@@ -345,7 +347,13 @@ class TransactionLayer {
   Finished* find_finished_request(const MessageView& m, Method method);
   const Finished* find_record(TransactionId id) const;
   TransactionId record_id(uint32_t slot) const;
-  void drop_oldest_finished();
+  struct Ring {
+    uint32_t base = 0;      // its first slot in finished_
+    uint32_t capacity = 0;  // slots
+    uint64_t head = 0;      // position of its oldest record (slot = base + position % capacity)
+    uint32_t count = 0;
+  };
+  void drop_oldest_finished(Ring& ring);
 
   Result<Received, TransactionError> receive_request(std::string_view raw, const MessageView& m, const Flow& from);
   Result<Received, TransactionError> receive_ack(const MessageView& m, const Flow& from);
@@ -384,15 +392,16 @@ class TransactionLayer {
   std::unique_ptr<char[]> scratch_out_;  // responses, ACKs and CANCELs are built here
   uint32_t scratch_out_size_ = 0;
   uint64_t token_counter_ = 0;
-  // The record ring, oldest first, and its open-addressing index (record slot + 1; 0: empty).
+  // The records: two rings (0: lingering T4, 1: lingering 64*T1) in one array, and their open-addressing
+  // index (record slot + 1; 0: empty).
   std::unique_ptr<Finished[]> finished_;
+  Ring rings_[2];
   struct FreeDeleter {
     void operator()(uint32_t* p) const { std::free(p); }
   };
   std::unique_ptr<uint32_t[], FreeDeleter> finished_index_;
   uint32_t finished_index_mask_ = 0;
-  uint64_t finished_head_ = 0;  // position of the oldest record (slot = position % finished_max)
-  uint32_t finished_count_ = 0;
+  uint32_t finished_count_ = 0;  // in both rings
   uint32_t finished_serial_ = 0;
   // Record keys are XXH3-128 with this random secret: a peer cannot aim a request at another's record.
   unsigned char finished_secret_[192] = {};

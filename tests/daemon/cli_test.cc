@@ -121,6 +121,13 @@ TEST(Cli, OverloadWatermarks) {
   auto inverted = parse_cli(std::vector<const char*>{"--demo", "--overload-high-kb", "64", "--overload-low-kb", "64"});
   ASSERT_FALSE(inverted.ok());
   EXPECT_EQ(inverted.error(), "--overload-low-kb must be below --overload-high-kb");
+  EXPECT_EQ(defaults->overload_grace_ms, 100u);
+  auto grace = parse_cli(std::vector<const char*>{"--demo", "--overload-grace-ms", "0"});
+  ASSERT_TRUE(grace.ok()) << grace.error();
+  EXPECT_EQ(grace->overload_grace_ms, 0u);
+  auto long_grace = parse_cli(std::vector<const char*>{"--demo", "--overload-grace-ms", "10001"});
+  ASSERT_FALSE(long_grace.ok());
+  EXPECT_EQ(long_grace.error(), "--overload-grace-ms 10001: expected a number of ms from 0 to 10000");
 }
 
 }  // namespace

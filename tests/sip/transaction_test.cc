@@ -716,6 +716,32 @@ TEST_F(TransactionTest, AFullRecordRingDropsTheOldestRecordFirst) {
   EXPECT_EQ(feed_ok(bye(5), udp_flow()), Received::retransmission);
 }
 
+TEST_F(TransactionTest, ShortAndLongLivedRecordsHaveRingsOfTheirOwn) {
+  // Timer K records (T4) do not queue behind timer J records (64*T1): each kind has its own ring, so a full
+  // short ring drops only short-lived records.
+  TransactionConfig config;
+  config.finished_short_max = 2;
+  config.finished_max = 2;
+  make(config);
+  TransactionId id;
+  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
+  ASSERT_EQ(feed_ok(request_text(req("BYE", "z9hG4bKlong").set_to_tag("b2")), udp_flow()), Received::new_transaction);
+  ASSERT_EQ(layer->respond(id, 200), TransactionError::none);
+  for (int i = 0; i < 3; ++i) {
+    const std::string branch = "s" + std::to_string(i);
+    ASSERT_TRUE(layer->start_client(client_request("OPTIONS", branch), udp_flow()).ok());
+    ASSERT_EQ(feed_ok(response_text(200, "OK", "z9hG4bK" + branch, "OPTIONS"), udp_flow()), Received::response);
+  }
+  EXPECT_EQ(layer->counters().finished_evicted.get(), 1u);
+  EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKs0", "OPTIONS"), udp_flow()), Received::stray_response);
+  EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKs2", "OPTIONS"), udp_flow()), Received::response_absorbed);
+  EXPECT_EQ(feed_ok(request_text(req("BYE", "z9hG4bKlong").set_to_tag("b2")), udp_flow()), Received::retransmission);
+  // The short ones expire after T4 while the long one still answers.
+  at(5'000);
+  EXPECT_EQ(feed_ok(response_text(200, "OK", "z9hG4bKs2", "OPTIONS"), udp_flow()), Received::stray_response);
+  EXPECT_EQ(feed_ok(request_text(req("BYE", "z9hG4bKlong").set_to_tag("b2")), udp_flow()), Received::retransmission);
+}
+
 TEST_F(TransactionTest, RecordsWaitingForAKeyBufferMakeRoomOldestFirst) {
   TransactionConfig config;
   config.key_buffers = 2;
