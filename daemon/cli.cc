@@ -188,7 +188,7 @@ Multi-tenant SIP server: registrar, back-to-back calls and call park without par
   --sip-t1-ms N             RFC 3261 timer T1 (default 500; T2 = 8*T1, T4 = 10*T1); for tests
   --parked-max N            calls parked per node, split over the shards (default 4096)
   --transactions-max N      SIP transactions in progress per shard (default 65536); a finished
-                            one leaves a 48-byte record (16 per slot) until its timer
+                            one leaves a 48-byte record (up to 20 per slot) until its timer
   --parked-max-per-tenant N calls parked per tenant (default 0: no limit but the node's)
   --overload-high-kb N      a shard's UDP receive queue this deep makes it answer new requests 503
                             (default 256, at most a quarter of the socket's receive buffer)
