@@ -773,7 +773,13 @@ Result<Received, TransactionError> TransactionLayer::receive_request(std::string
     counters_.retransmissions_absorbed.add();
     const bool resend =
         t->extra.valid() && (t->state == TransactionState::proceeding || t->state == TransactionState::completed);
-    if (resend) deliver(*t, bytes(t->extra), true, OnFailure::end_and_notify);
+    if (resend) {
+      deliver(*t, bytes(t->extra), true, OnFailure::end_and_notify);
+    } else if (t->invite && t->state == TransactionState::proceeding && t->last_status == 0 && config_.invite_trying) {
+      // The client is waiting and its 100 was not due yet: send it now.
+      (void)respond_to(
+          *t, 100, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
+    }
     return Received::retransmission;
   }
   if (const Finished* f = find_finished_request(m, m.method)) {
@@ -796,12 +802,17 @@ Result<Received, TransactionError> TransactionLayer::receive_request(std::string
   receiving_ = &t;
   receiving_view_ = &m;
   user_.on_request(id, m, from);
-  // 17.2.1: the 100 is owed unless the TU answers within 200 ms; one that answered at once (a 407 challenge,
-  // a 486) owes none. The slot is still `t`: slots are only reused after a timer pass.
+  // 17.2.1: the 100 is owed unless the TU answers within 200 ms. One that answered at once (a 407 challenge,
+  // a 486) owes none; otherwise it goes after trying_delay_ms unless a response went first (the retransmit
+  // timer, idle while proceeding). The slot is still `t`: slots are only reused after a timer pass.
   if (t.invite && config_.invite_trying && find_live(id) != nullptr && t.last_status == 0) {
-    // The 100 is only a courtesy: if it cannot go, the TU's own responses will report the failure.
-    (void)respond_to(
-        t, 100, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
+    if (config_.trying_delay_ms == 0) {
+      // The 100 is only a courtesy: if it cannot go, the TU's own responses will report the failure.
+      (void)respond_to(
+          t, 100, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
+    } else {
+      schedule(t.retransmit_timer, config_.trying_delay_ms);
+    }
   }
   receiving_ = nullptr;
   receiving_view_ = nullptr;
@@ -1057,6 +1068,7 @@ TransactionError TransactionLayer::respond_to(Transaction& t, uint16_t code, std
     return e;
   }
   t.last_status = code;
+  if (t.invite) wheel_.cancel(t.retransmit_timer);  // the delayed 100 (receive_request()) is not needed now
   if (code < 200) {
     t.state = TransactionState::proceeding;
   } else if (t.invite && is_2xx(code)) {
@@ -1237,6 +1249,10 @@ void TransactionLayer::retransmit_timer_fired(Transaction& t) {
     data = bytes(t.extra);  // timer G: doubling up to T2
     next_ms = std::min<uint64_t>(2ull * t.interval_ms, config_.t2_ms);
   } else {
+    // The delayed 100 Trying of an INVITE nobody has answered yet (receive_request()).
+    if (!t.client && t.invite && t.state == TransactionState::proceeding && t.last_status == 0)
+      (void)respond_to(
+          t, 100, {}, {}, [](MessageWriter&) {}, OnFailure::ignore);
     return;
   }
   if (!deliver(t, data, true, OnFailure::end_and_notify)) return;

@@ -156,9 +156,10 @@ struct TransactionConfig {
   uint32_t t2_ms = 4000;
   uint32_t t4_ms = 5000;
   uint32_t timer_d_ms = 32000;  // 17.1.1.2: "at least 32 seconds" over UDP
-  // Send 100 Trying when an INVITE creates a server transaction and the TU has not answered it by the time
-  // on_request() returns (RFC 3261 section 17.2.1: required unless the TU answers within 200 ms).
+  // Send 100 Trying for an INVITE the TU has not answered (RFC 3261 section 17.2.1: required unless the TU
+  // answers within 200 ms), trying_delay_ms after it arrived: a callee that rings sooner makes it unneeded.
   bool invite_trying = true;
+  uint32_t trying_delay_ms = 100;
   TokenKey token_key;               // for the To tags the layer generates; all zero: random_token_key()
   uint64_t token_counter_base = 0;  // give each shard its own range (see sip/builder.h)
 };

@@ -468,7 +468,12 @@ TEST_F(TransactionTest, InviteServerSendsTryingAndResendsTheLastProvisional) {
   EXPECT_EQ(feed_ok(request_text(invite), udp_flow()), Received::new_transaction);
   ASSERT_TRUE(id.valid());
   EXPECT_EQ(layer->state(id), TransactionState::proceeding);
-  ASSERT_EQ(sink.count("SIP/2.0 100 Trying"), 1u);  // the TU has not answered: at once (17.2.1)
+  // The TU has not answered: the 100 goes after trying_delay_ms (17.2.1 allows 200 ms).
+  EXPECT_EQ(sink.count("SIP/2.0 100 Trying"), 0u);
+  at(99);
+  EXPECT_EQ(sink.count("SIP/2.0 100 Trying"), 0u);
+  at(100);
+  ASSERT_EQ(sink.count("SIP/2.0 100 Trying"), 1u);
   EXPECT_EQ(sink.sent[0].to.peer, udp_flow().peer);
   EXPECT_EQ(feed_ok(request_text(invite), udp_flow()), Received::retransmission);
   EXPECT_EQ(sink.count("SIP/2.0 100 Trying"), 2u);
@@ -499,6 +504,21 @@ TEST_F(TransactionTest, AnInviteTheTuAnswersAtOnceGetsNo100) {
   EXPECT_EQ(feed_ok(request_text(req("INVITE", "z9hG4bKq2")), udp_flow()), Received::new_transaction);
   EXPECT_EQ(sink.count("SIP/2.0 100"), 0u);
   EXPECT_EQ(sink.count("SIP/2.0 180"), 1u);
+  // The TU answers later, but before the 100 was due: none is sent either.
+  TransactionId later;
+  user.request_hook = [&](TransactionId t, const MessageView&) { later = t; };
+  EXPECT_EQ(feed_ok(request_text(req("INVITE", "z9hG4bKq3")), udp_flow()), Received::new_transaction);
+  at(50);
+  EXPECT_EQ(layer->respond(later, 180), TransactionError::none);
+  at(500);
+  EXPECT_EQ(sink.count("SIP/2.0 100"), 0u);
+  EXPECT_EQ(sink.count("SIP/2.0 180"), 2u);
+  // A retransmitted INVITE before the 100 was due gets it at once, and the timer sends no second one.
+  EXPECT_EQ(feed_ok(request_text(req("INVITE", "z9hG4bKq4")), udp_flow()), Received::new_transaction);
+  EXPECT_EQ(feed_ok(request_text(req("INVITE", "z9hG4bKq4")), udp_flow()), Received::retransmission);
+  EXPECT_EQ(sink.count("SIP/2.0 100"), 1u);
+  at(1'000);
+  EXPECT_EQ(sink.count("SIP/2.0 100"), 1u);
 }
 
 TEST_F(TransactionTest, InviteServerRetransmitsANon2xxOnTimerGUntilTheAck) {
