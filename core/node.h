@@ -23,7 +23,10 @@ struct NodeConfig {
   bool pin = true;                   // pin shard i to the i-th CPU the process may run on
   ShardConfig shard;                 // template: index, cpu, fds and mailboxes are filled per shard
   unsigned mailbox_capacity = 4096;  // messages per ordered pair of shards
-  int udp_receive_buffer_bytes = 4 * 1024 * 1024;
+  // Asked with SO_RCVBUFFORCE (with CAP_NET_ADMIN; else SO_RCVBUF, capped by net.core.rmem_max); the kernel
+  // doubles it. Memory only while datagrams wait: room for ~150 ms of 100,000 requests/s, so a stalled shard
+  // (docs/limits.md, "Overload") loses nothing before its critical mark at half of it.
+  int udp_receive_buffer_bytes = 16 * 1024 * 1024;
 };
 
 class Node {

@@ -292,14 +292,18 @@ void Shard::sample_pressure() {
   if (deepest >= overload_critical_) {
     pressure_ = Pressure::critical;
   } else if (deepest >= overload_high_) {
+    // The grace is for a calm shard that stalled; one that left pressure within the last second is in an
+    // overload that comes and goes, and sheds again at once.
     if (above_high_since_ms_ == UINT64_MAX) above_high_since_ms_ = now_ms_;
-    if (pressure_ == Pressure::normal && now_ms_ - above_high_since_ms_ >= config_.overload_grace_ms)
+    const bool calm = left_pressure_ms_ == UINT64_MAX || now_ms_ - left_pressure_ms_ >= 1000;
+    if (pressure_ == Pressure::normal && (!calm || now_ms_ - above_high_since_ms_ >= config_.overload_grace_ms))
       pressure_ = Pressure::high;
   } else if (deepest > overload_low_) {
     if (pressure_ == Pressure::critical) pressure_ = Pressure::high;
   } else {
     pressure_ = Pressure::normal;
   }
+  if (before != Pressure::normal && pressure_ == Pressure::normal) left_pressure_ms_ = now_ms_;
   if (before == Pressure::normal && pressure_ != Pressure::normal) counters_.overload_high_entered.add();
   if (before != Pressure::critical && pressure_ == Pressure::critical) counters_.overload_critical_entered.add();
   if (before != pressure_)

@@ -117,12 +117,13 @@ struct ShardConfig {
   // when the queue reaches the receive buffer; the room above the high watermark absorbs stalls.
   unsigned overload_high_bytes = 0;
   unsigned overload_low_bytes = 0;
-  // How long the queue must stay at or above the high mark before the shard is under pressure: a shard that
-  // stalled (a page fault storm, a preempted vCPU) and then works its backlog off within this time costs its
-  // callers latency, not answers. The critical mark applies at once.
+  // How long the queue must stay at or above the high mark before a calm shard is under pressure: a shard
+  // that stalled (a page fault storm, a preempted vCPU) and then works its backlog off within this time costs
+  // its callers latency, not answers. Within a second of leaving pressure (an overload that comes and goes)
+  // and at the critical mark there is no grace.
   unsigned overload_grace_ms = 100;
-  // Critical from this many bytes on: every new request is shed. 0: half the socket's receive buffer (4 MiB
-  // with the node's request) but at least twice the high mark: where the kernel is about to drop.
+  // Critical from this many bytes on: every new request is shed. 0: half the socket's receive buffer (16 MiB
+  // with the node's request, doubled by the kernel) but at least twice the high mark: before the kernel drops.
   unsigned overload_critical_bytes = 0;
   MailboxMesh<Mail>* mailboxes = nullptr;  // shared by the node's shards; nullptr: a lone shard
 };
@@ -283,6 +284,7 @@ class Shard {
   uint64_t receive_queue_bytes_ = 0;
   uint64_t sampled_ms_ = UINT64_MAX;
   uint64_t above_high_since_ms_ = UINT64_MAX;  // since when the samples are at or above the high mark
+  uint64_t left_pressure_ms_ = UINT64_MAX;     // when the shard last went back to normal
   Pressure pressure_ = Pressure::normal;
   ShardCounters counters_;
 };
