@@ -7,15 +7,15 @@ set key outside right
 set xlabel 'time (s)'
 set yrange [0:*]
 set offsets 0, 0, graph 0.08, 0
-set title 'parkd: REGISTER at 99998/s, then 24999/s (by start time, 100 ms buckets)'
+set title 'parkd: REGISTER at 99996/s, then 24999/s (by start time, 100 ms buckets)'
 set ylabel 'thousand per second'
-plot 49.999 with lines dt 3 lw 2 lc rgb '#555555' title 'capacity', 'overload-parkd.dat' using 1:2 with lines lw 1 lc rgb '#999999' title 'offered (started)', \
+plot 49.998 with lines dt 3 lw 2 lc rgb '#555555' title 'capacity', 'overload-parkd.dat' using 1:2 with lines lw 1 lc rgb '#999999' title 'offered (started)', \
      '' using 1:3 with lines lw 2 lc rgb '#2ca02c' title 'completed (200)', \
      '' using 1:4 with lines lw 2 lc rgb '#ff7f0e' title '503', \
      '' using 1:($5+$6) with lines lw 2 lc rgb '#d62728' title 'lost or other failure'
-set title 'Kamailio: REGISTER at 30000/s, then 7500/s (by start time, 100 ms buckets)'
+set title 'Kamailio: REGISTER at 39998/s, then 9999/s (by start time, 100 ms buckets)'
 set ylabel 'thousand per second'
-plot 15.000 with lines dt 3 lw 2 lc rgb '#555555' title 'capacity', 'overload-kamailio.dat' using 1:2 with lines lw 1 lc rgb '#999999' title 'offered (started)', \
+plot 19.999 with lines dt 3 lw 2 lc rgb '#555555' title 'capacity', 'overload-kamailio.dat' using 1:2 with lines lw 1 lc rgb '#999999' title 'offered (started)', \
      '' using 1:3 with lines lw 2 lc rgb '#2ca02c' title 'completed (200)', \
      '' using 1:4 with lines lw 2 lc rgb '#ff7f0e' title '503', \
      '' using 1:($5+$6) with lines lw 2 lc rgb '#d62728' title 'lost or other failure'
