@@ -92,6 +92,30 @@ bool has_cookie(std::string_view branch) { return branch.starts_with(branch_magi
 
 bool is_2xx(uint16_t code) { return code >= 200 && code < 300; }
 
+// Removes `value` from `table` (open addressing over indices + 1, 0 empty, linear probing, `mask` + 1 slots),
+// looking from its home slot `home`, by backward-shift deletion: later entries of the run move into the hole
+// when their home slot allows, so there are no tombstones and a probe ends at the first empty slot.
+// `home_of(entry)` is an entry's home slot.
+template <typename HomeOf>
+void erase_shifting_back(uint32_t* table, uint32_t mask, uint32_t home, uint32_t value, HomeOf home_of) {
+  uint32_t i = home;
+  while (table[i] != value) {
+    assert(table[i] != 0 && "the value is in the table");
+    i = (i + 1) & mask;
+  }
+  table[i] = 0;
+  uint32_t hole = i;
+  for (uint32_t j = (i + 1) & mask; table[j] != 0; j = (j + 1) & mask) {
+    const uint32_t h = home_of(table[j]);
+    // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
+    const bool home_after_hole = hole <= j ? (h > hole && h <= j) : (h > hole || h <= j);
+    if (home_after_hole) continue;
+    table[hole] = table[j];
+    table[j] = 0;
+    hole = j;
+  }
+}
+
 }  // namespace
 
 std::string_view transaction_error_text(TransactionError error) {
@@ -447,22 +471,9 @@ TransactionId TransactionLayer::record_id(uint32_t slot) const {
 void TransactionLayer::drop_oldest_finished(Ring& ring) {
   const auto slot = ring.base + static_cast<uint32_t>(ring.head % ring.capacity);
   Finished& f = finished_[slot];
-  // Out of the index, by backward-shift deletion as in erase().
-  uint32_t i = f.key.lo & finished_index_mask_;
-  while (finished_index_[i] != slot + 1) {
-    assert(finished_index_[i] != 0 && "every record in the ring is in the index");
-    i = (i + 1) & finished_index_mask_;
-  }
-  finished_index_[i] = 0;
-  uint32_t hole = i;
-  for (uint32_t j = (i + 1) & finished_index_mask_; finished_index_[j] != 0; j = (j + 1) & finished_index_mask_) {
-    const uint32_t home = finished_[finished_index_[j] - 1].key.lo & finished_index_mask_;
-    const bool home_after_hole = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-    if (home_after_hole) continue;
-    finished_index_[hole] = finished_index_[j];
-    finished_index_[j] = 0;
-    hole = j;
-  }
+  erase_shifting_back(
+      finished_index_.get(), finished_index_mask_, f.key.lo & finished_index_mask_, slot + 1,
+      [&](uint32_t entry) { return static_cast<uint32_t>(finished_[entry - 1].key.lo & finished_index_mask_); });
   if (f.buffer != 0) {
     BufferRef ref{key_class, f.buffer - 1, f.size};
     release(ref);
@@ -614,24 +625,9 @@ bool TransactionLayer::insert(Transaction& t, const MatchKey& key) {
 }
 
 void TransactionLayer::erase(Transaction& t) {
-  const uint32_t index = id_of(t).index;
-  uint32_t i = t.hash & table_mask_;
-  while (table_[i] != index + 1) {
-    assert(table_[i] != 0 && "a transaction marked in_table is in the table");
-    i = (i + 1) & table_mask_;
-  }
-  // Backward-shift deletion: move later entries of the run into the hole when their home slot allows.
-  table_[i] = 0;
-  uint32_t hole = i;
-  for (uint32_t j = (i + 1) & table_mask_; table_[j] != 0; j = (j + 1) & table_mask_) {
-    const uint32_t home = transactions_[table_[j] - 1].hash & table_mask_;
-    // The entry at j may fill the hole unless its home lies cyclically in (hole, j].
-    const bool home_after_hole = hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-    if (home_after_hole) continue;
-    table_[hole] = table_[j];
-    table_[j] = 0;
-    hole = j;
-  }
+  erase_shifting_back(table_.get(), table_mask_, t.hash & table_mask_, id_of(t).index + 1, [&](uint32_t entry) {
+    return static_cast<uint32_t>(transactions_[entry - 1].hash & table_mask_);
+  });
   t.in_table = false;
 }
 

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -51,6 +52,25 @@ std::string flood_register(int i, uint16_t local_port) {
          "Contact: <sip:101@127.0.0.1:" + std::to_string(local_port) + ">\r\nContent-Length: 0\r\n\r\n";
 }
 
+// Gives the flooding client's socket room for every answer to its flood.
+void make_room_for_answers(SipClient& flood) {
+  int rcvbuf = 4 << 20;
+  if (setsockopt(flood.fd(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+    setsockopt(flood.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+}
+
+// Stops parkd, queues REGISTERs 0 to count-1 from `flood` (calling `halfway` after the first half), resumes
+// parkd: a backlog in its socket as a stall or a burst leaves it.
+void flood_while_stopped(Parkd& parkd, SipClient& flood, int count, const std::function<void()>& halfway = {}) {
+  parkd.process().send_signal(SIGSTOP);
+  ASSERT_TRUE(wait_stopped(parkd.process().pid(), 5s));
+  for (int i = 0; i < count; ++i) {
+    if (i == count / 2 && halfway) halfway();
+    ASSERT_TRUE(flood.send(flood_register(i, flood.local_port())));
+  }
+  parkd.process().send_signal(SIGCONT);
+}
+
 TEST(Overload, FloodIsAnswered503WithRetryAfterWhileRegistrationsAndCallsSurvive) {
   // No grace: the flood arrives while parkd is stopped, and is worked off in a few milliseconds after.
   Parkd parkd({"--shards", "1", "--overload-high-kb", "4", "--overload-low-kb", "1", "--overload-grace-ms", "0",
@@ -74,16 +94,9 @@ TEST(Overload, FloodIsAnswered503WithRetryAfterWhileRegistrationsAndCallsSurvive
   // The flood: 300 REGISTERs without credentials (some 300 KiB in the kernel's count, far past twice the 4 KiB
   // high watermark even after a turn took 256 of them into its buffers), with Bob's BYE in the middle.
   SipClient flood(Transport::udp, parkd.at());
-  int rcvbuf = 4 << 20;  // room for all 300 answers
-  if (setsockopt(flood.fd(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
-    setsockopt(flood.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  make_room_for_answers(flood);
   constexpr int flood_size = 300;
-  parkd.process().send_signal(SIGSTOP);
-  ASSERT_TRUE(wait_stopped(parkd.process().pid(), 5s));
-  for (int i = 0; i < flood_size / 2; ++i) ASSERT_TRUE(flood.send(flood_register(i, flood.local_port())));
-  bob.send_in_dialog("BYE");
-  for (int i = flood_size / 2; i < flood_size; ++i) ASSERT_TRUE(flood.send(flood_register(i, flood.local_port())));
-  parkd.process().send_signal(SIGCONT);
+  flood_while_stopped(parkd, flood, flood_size, [&] { bob.send_in_dialog("BYE"); });
 
   // Every flood request is answered: 401 when taken, 503 with Retry-After (1 to 4 s) when shed.
   int challenged = 0;
@@ -134,14 +147,9 @@ TEST(Overload, AStallWorkedOffWithinTheGraceShedsNothing) {
   Parkd parkd({"--shards", "1", "--overload-high-kb", "4", "--overload-low-kb", "1", "--overload-grace-ms", "1000"});
   ASSERT_TRUE(parkd.ready());
   SipClient flood(Transport::udp, parkd.at());
-  int rcvbuf = 4 << 20;
-  if (setsockopt(flood.fd(), SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
-    setsockopt(flood.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  make_room_for_answers(flood);
   constexpr int flood_size = 300;
-  parkd.process().send_signal(SIGSTOP);
-  ASSERT_TRUE(wait_stopped(parkd.process().pid(), 5s));
-  for (int i = 0; i < flood_size; ++i) ASSERT_TRUE(flood.send(flood_register(i, flood.local_port())));
-  parkd.process().send_signal(SIGCONT);
+  flood_while_stopped(parkd, flood, flood_size);
   int challenged = 0;
   int other = 0;
   for (int i = 0; i < flood_size; ++i) {

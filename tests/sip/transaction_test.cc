@@ -224,6 +224,20 @@ class TransactionTest : public ::testing::Test {
     return r.ok() ? *r : Received::stray_response;
   }
   void at(uint64_t relative_ms) { wheel.advance(base_ms + relative_ms); }
+  // BYE number `i` of a series (branch z9hG4bK<series><i>, To tag b2), as a phone sends and retransmits it.
+  static std::string bye(const std::string& series, int i) {
+    return request_text(req("BYE", "z9hG4bK" + series + std::to_string(i)).set_to_tag("b2"));
+  }
+  // Feeds BYEs 0 to count-1 of `series` over UDP and answers each 200: each leaves a record.
+  void answer_byes(const std::string& series, int count) {
+    TransactionId id;
+    user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
+    for (int i = 0; i < count; ++i) {
+      ASSERT_EQ(feed_ok(bye(series, i), udp_flow()), Received::new_transaction) << series << i;
+      ASSERT_EQ(layer->respond(id, 200), TransactionError::none) << series << i;
+    }
+    user.request_hook = nullptr;
+  }
 
   TimerWheel wheel{base_ms};
   FakeSink sink{wheel};
@@ -721,19 +735,15 @@ TEST_F(TransactionTest, AFullRecordRingDropsTheOldestRecordFirst) {
   TransactionConfig config;
   config.finished_max = 4;
   make(config);
-  TransactionId id;
-  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
-  auto bye = [](int i) { return request_text(req("BYE", "z9hG4bKe" + std::to_string(i)).set_to_tag("b2")); };
-  for (int i = 0; i < 6; ++i) {
-    ASSERT_EQ(feed_ok(bye(i), udp_flow()), Received::new_transaction);
-    ASSERT_EQ(layer->respond(id, 200), TransactionError::none);
-  }
+  answer_byes("e", 6);
   EXPECT_EQ(layer->counters().finished_evicted.get(), 2u);
   EXPECT_EQ(layer->counters().finished_live.get(), 4u);
   // The two oldest are forgotten: their retransmission is a request again (the TU answers it, e.g. 481).
-  EXPECT_EQ(feed_ok(bye(0), udp_flow()), Received::new_transaction);
+  TransactionId id;
+  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
+  EXPECT_EQ(feed_ok(bye("e", 0), udp_flow()), Received::new_transaction);
   EXPECT_EQ(layer->respond(id, 481), TransactionError::none);
-  EXPECT_EQ(feed_ok(bye(5), udp_flow()), Received::retransmission);
+  EXPECT_EQ(feed_ok(bye("e", 5), udp_flow()), Received::retransmission);
 }
 
 TEST_F(TransactionTest, ShortAndLongLivedRecordsHaveRingsOfTheirOwn) {
@@ -766,16 +776,10 @@ TEST_F(TransactionTest, RecordsWaitingForAKeyBufferMakeRoomOldestFirst) {
   TransactionConfig config;
   config.key_buffers = 2;
   make(config);
-  TransactionId id;
-  user.request_hook = [&](TransactionId t, const MessageView&) { id = t; };
-  auto bye = [](int i) { return request_text(req("BYE", "z9hG4bKk" + std::to_string(i)).set_to_tag("b2")); };
-  for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(feed_ok(bye(i), udp_flow()), Received::new_transaction);
-    ASSERT_EQ(layer->respond(id, 200), TransactionError::none);
-  }
+  answer_byes("k", 3);
   EXPECT_EQ(layer->counters().finished_evicted.get(), 1u);
-  EXPECT_EQ(feed_ok(bye(1), udp_flow()), Received::retransmission);
-  EXPECT_EQ(feed_ok(bye(2), udp_flow()), Received::retransmission);
+  EXPECT_EQ(feed_ok(bye("k", 1), udp_flow()), Received::retransmission);
+  EXPECT_EQ(feed_ok(bye("k", 2), udp_flow()), Received::retransmission);
 }
 
 TEST_F(TransactionTest, AnRfc2543TransactionKeepsItsSlotWithItsKeysCompacted) {
