@@ -452,6 +452,15 @@ TransactionLayer::Finished* TransactionLayer::find_finished_request(const Messag
   return find_finished(key);
 }
 
+// The record of a client transaction with `key`'s method and branch; RFC 2543 branches have none.
+TransactionLayer::Finished* TransactionLayer::find_finished_client(const MatchKey& key) {
+  FinishedKey finished;
+  if (finished_count_ == 0 || !has_cookie(key.branch) ||
+      !finished_key(true, key.method, key.method_text, key.branch, {}, 0, finished))
+    return nullptr;
+  return find_finished(finished);
+}
+
 const TransactionLayer::Finished* TransactionLayer::find_record(TransactionId id) const {
   if (!id.valid() || (id.index & finished_bit) == 0) return nullptr;
   const uint32_t slot = id.index & ~finished_bit;
@@ -889,12 +898,8 @@ Result<Received, TransactionError> TransactionLayer::receive_response(const Mess
   if (key.method == Method::other) key.method_text = m.cseq.method_text;
   key.branch = m.vias[0].branch;
   Transaction* found = lookup(key);
-  if (found == nullptr && has_cookie(key.branch)) {
-    FinishedKey fkey;
-    const Finished* f = nullptr;
-    if (finished_count_ > 0 && finished_key(true, key.method, key.method_text, key.branch, {}, 0, fkey))
-      f = find_finished(fkey);
-    if (f != nullptr) {
+  if (found == nullptr) {
+    if (const Finished* f = find_finished_client(key)) {
       const uint16_t code = m.status_code;
       if (f->kind == FinishedKind::client_accepted && is_2xx(code)) {
         // RFC 6026 section 8.4 (accepted): every 2xx goes to the TU, which acknowledges it.
@@ -1106,10 +1111,13 @@ TransactionError TransactionLayer::retransmit_response(TransactionId id) {
 void TransactionLayer::acknowledged(TransactionId id) {
   Transaction* t = find_live(id);
   if (t == nullptr || t->client || !t->invite || t->state != TransactionState::accepted) return;
-  // Over TCP no INVITE is retransmitted; over UDP the rest of timer L goes to a record.
-  if (t->flow.reliable() || !retire(*t, FinishedKind::server_accepted, 64ull * config_.t1_ms)) {
-    if (t->flow.reliable()) terminate_later(*t);
+  // Over TCP no INVITE is retransmitted: it ends. Over UDP the rest of timer L goes to a record (or, when no
+  // record can be had, the transaction stays accepted until timer L).
+  if (t->flow.reliable()) {
+    terminate_later(*t);
+    return;
   }
+  (void)retire(*t, FinishedKind::server_accepted, 64ull * config_.t1_ms);
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1138,11 +1146,8 @@ Result<TransactionId, TransactionError> TransactionLayer::start_client(std::stri
   key.method = m.method;
   if (key.method == Method::other) key.method_text = m.method_text;
   key.branch = m.vias[0].branch;
-  FinishedKey finished;
-  const bool recorded = finished_count_ > 0 &&
-                        finished_key(true, key.method, key.method_text, key.branch, {}, 0, finished) &&
-                        find_finished(finished) != nullptr;
-  if (recorded || !insert(*t, key)) {
+  // A finished transaction's record still holds the branch: the same request again is a duplicate too.
+  if (find_finished_client(key) != nullptr || !insert(*t, key)) {
     free_slot(*t);
     return Unexpected{TransactionError::duplicate};
   }

@@ -346,6 +346,7 @@ class TransactionLayer {
                     std::string_view host, uint16_t port, FinishedKey& out) const;
   Finished* find_finished(const FinishedKey& key);
   Finished* find_finished_request(const MessageView& m, Method method);
+  Finished* find_finished_client(const MatchKey& key);  // a client transaction's record (key.client)
   const Finished* find_record(TransactionId id) const;
   TransactionId record_id(uint32_t slot) const;
   struct Ring {
