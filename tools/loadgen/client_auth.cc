@@ -65,6 +65,12 @@ std::string_view write_phone_sdp(Writer& w, const Engine& engine, uint64_t sessi
 
 void send_device_register(DigestHasher& hasher, Engine& engine, Slot& slot, const UserCreds& user,
                           const DigestChallenge* challenge, uint32_t cseq, std::string_view call_id) {
+  send_register(hasher, engine, slot, user, challenge, cseq, call_id, engine.local_host(), true);
+}
+
+void send_register(DigestHasher& hasher, Engine& engine, Slot& slot, const UserCreds& user,
+                   const DigestChallenge* challenge, uint32_t cseq, std::string_view call_id,
+                   std::string_view contact_host, bool slot_in_contact) {
   char request_uri[300];
   Writer ru(request_uri, sizeof request_uri);
   ru.put("sip:").put(user.domain);
@@ -73,7 +79,8 @@ void send_device_register(DigestHasher& hasher, Engine& engine, Slot& slot, cons
   a.put("sip:").put(user.ext).put('@').put(user.domain);
   char headers[1400];
   Writer h(headers, sizeof headers);
-  h.put("Contact: <sip:").put(user.ext).put('@').put(engine.local_host()).put(";lg=").put_uint(slot.index);
+  h.put("Contact: <sip:").put(user.ext).put('@').put(contact_host);
+  if (slot_in_contact) h.put(";lg=").put_uint(slot.index);
   h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
   if (challenge != nullptr &&
       !write_credentials(hasher, engine, user, "REGISTER", ru.view(), *challenge, "Authorization", h)) {

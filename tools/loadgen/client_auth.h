@@ -39,6 +39,14 @@ bool write_credentials(DigestHasher& hasher, Engine& engine, const UserCreds& us
 // audio on `port`. Appended to `w`; returns w.view().
 std::string_view write_phone_sdp(Writer& w, const Engine& engine, uint64_t session, uint32_t version, uint32_t port);
 
+// Sends a REGISTER of `user` from `slot`: Contact <sip:EXT@contact_host>, with ;lg=SLOT when
+// `slot_in_contact`, Expires from the configuration, and credentials for `challenge` when given (the slot
+// fails with 401 when they cannot be written). An empty `call_id` is the engine's own for the slot.
+void send_register(DigestHasher& hasher, Engine& engine, Slot& slot, const UserCreds& user,
+                   const DigestChallenge* challenge, uint32_t cseq, std::string_view call_id,
+                   std::string_view contact_host, bool slot_in_contact);
+
+// A pseudo device's REGISTER (the calls and park scenarios): Contact at the local host, ;lg=SLOT.
 void send_device_register(DigestHasher& hasher, Engine& engine, Slot& slot, const UserCreds& user,
                           const DigestChallenge* challenge, uint32_t cseq, std::string_view call_id = {});
 

@@ -103,37 +103,10 @@ class RegisterScenario final : public Scenario {
     const SlotState& s = state_[slot.index];
     UserCreds user;
     engine.users().get(s.user, user);
-    char request_uri[300];
-    Writer ru(request_uri, sizeof request_uri);
-    ru.put("sip:").put(user.domain);
-    char aor[400];
-    Writer a(aor, sizeof aor);
-    a.put("sip:").put(user.ext).put('@').put(user.domain);
-    char headers[1400];
-    Writer h(headers, sizeof headers);
-    h.put("Contact: <sip:").put(user.ext).put('@');
-    if (engine.config().fixed_contact)
-      h.put(engine.local_host());
-    else
-      h.put(engine.local_hostport(slot)).put(";lg=").put_uint(slot.index);
-    h.put(">\r\nExpires: ").put_uint(engine.config().expires_s).put("\r\n");
-    if (challenge != nullptr &&
-        !write_credentials(hasher_, engine, user, "REGISTER", ru.view(), *challenge, "Authorization", h)) {
-      engine.fail(slot, 401);
-      return;
-    }
-    if (ru.overflow() || a.overflow() || h.overflow()) {
-      engine.lose(slot);
-      return;
-    }
-    OutgoingRequest r;
-    r.method = "REGISTER";
-    r.request_uri = ru.view();
-    r.from_uri = a.view();
-    r.to_uri = a.view();
-    r.cseq = s.step + 1;
-    r.headers = h.view();
-    engine.send_request(slot, r);
+    // --fixed-contact: one binding per extension; otherwise one per slot (its socket and ;lg=).
+    const bool fixed = engine.config().fixed_contact;
+    loadgen::send_register(hasher_, engine, slot, user, challenge, s.step + 1u, {},
+                           fixed ? engine.local_host() : engine.local_hostport(slot), !fixed);
   }
 
   bool authenticate_;
